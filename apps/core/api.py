@@ -1,0 +1,51 @@
+"""Core API: jobs and the task registry."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core import selectors, services
+from apps.core.serializers import JobSerializer, TaskSerializer
+from studio.ml.tasks.registry import TASKS
+
+
+class JobListView(APIView):
+    @extend_schema(responses=JobSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        """Jobs, newest first; filter with ``project``, ``status``, ``kind``."""
+        qs = selectors.job_list(
+            request.query_params.get("project"),
+            request.query_params.get("status"),
+            request.query_params.get("kind"),
+        )[:500]
+        return Response(JobSerializer(qs, many=True).data)
+
+
+class JobDetailView(APIView):
+    @extend_schema(responses=JobSerializer)
+    def get(self, request: Request, job_id: str) -> Response:
+        return Response(JobSerializer(selectors.job_get(job_id)).data)
+
+
+class JobCancelView(APIView):
+    @extend_schema(request=None, responses=JobSerializer)
+    def post(self, request: Request, job_id: str) -> Response:
+        """Cancel a queued job, or ask a running one to stop after its current step."""
+        selectors.job_get(job_id)
+        return Response(JobSerializer(services.job_cancel(job_id)).data)
+
+
+class TaskListView(APIView):
+    @extend_schema(responses=TaskSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        """The seven task types; only ``available`` ones can be chosen for a project."""
+        return Response(
+            [
+                {"name": t.type.value, "label": t.label, "description": t.description,
+                 "available": t.available}
+                for t in TASKS.values()
+            ]  # fmt: skip
+        )

@@ -1,0 +1,75 @@
+"""One error body everywhere in the API: ``{"error": {"code", "message", "details"}}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from studio.errors import StudioError
+
+log = logging.getLogger(__name__)
+
+_DRF_CODES = {
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.ParseError: "parse_error",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+    exceptions.ValidationError: "validation_error",
+}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def error_response(code: str, message: str, status_code: int, details: Any = None) -> JsonResponse:
+    """The error body for plain Django views (SSE, file routes, 404/500 under /api/)."""
+    return JsonResponse(error_body(code, message, details), status=status_code)
+
+
+def studio_error_response(exc: StudioError) -> JsonResponse:
+    return error_response(exc.code, exc.message, exc.status, exc.details)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF exception handler: domain errors and DRF errors share the body."""
+    if isinstance(exc, StudioError):
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+    response = exception_handler(exc, context)
+    if response is None:
+        log.exception("Unhandled API error", exc_info=exc)
+        return Response(
+            error_body("server_error", "Something went wrong on the server; see the server log."),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    if isinstance(exc, exceptions.ValidationError):
+        details = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
+        message = "The request is not valid; see details."
+        response.data = error_body(code, message, details)
+    else:
+        detail = response.data.get("detail", str(exc)) if isinstance(response.data, dict) else str(exc)
+        response.data = error_body(code, str(detail))
+    return response
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return error_response("not_found", f"No API route {request.path}", 404)
+    return render(request, "core/error.html", {"title": "Not found", "status": 404}, status=404)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return error_response("server_error", "Something went wrong on the server.", 500)
+    return render(request, "core/error.html", {"title": "Server error", "status": 500}, status=500)

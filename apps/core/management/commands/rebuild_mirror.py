@@ -1,0 +1,21 @@
+"""``manage.py rebuild_mirror``: drop the database mirror and rebuild it from the workspace JSON."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from apps.core.models import Job
+from apps.core.services import jobs_reconcile
+from apps.projects.services import mirror_rebuild
+
+
+class Command(BaseCommand):
+    help = "Rebuild the database mirror from the workspace (the JSON files are the source of truth)."
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        with transaction.atomic():
+            projects = mirror_rebuild()
+            Job.objects.all().delete()
+            jobs = jobs_reconcile(requeue=False)["mirrored"]
+        self.stdout.write(self.style.SUCCESS(f"Mirror rebuilt: {projects} projects, {jobs} jobs."))

@@ -1,0 +1,212 @@
+"""Job writes: job.json first, then the mirror, then the event on the channel layer.
+
+``job_submit`` is called by feature services (import, training…); ``job_execute``
+is called by the Dramatiq actor in a worker; ``jobs_reconcile`` by start-up.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from apps.core.job_context import JobCancelled, JobContext
+from apps.core.job_kinds import JOB_KINDS
+from apps.core.models import Job
+from apps.core.workspace import ws
+from studio.errors import NotFound, StudioError, ValidationFailed
+from studio.workspace import job_store
+from studio.workspace.schemas import JobFile, JobStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def job_group(job_id: str) -> str:
+    """Channel-layer group that SSE listeners of one job join."""
+    return f"job.{job_id}"
+
+
+def mirror_job(job: JobFile) -> None:
+    Job.objects.update_or_create(
+        id=job.id,
+        defaults={
+            "kind": job.kind,
+            "project_id": job.project_id or "",
+            "status": job.status.value,
+            "progress_done": job.progress.done,
+            "progress_total": job.progress.total,
+            "message": job.message[:2000],
+            "error": job.error[:4000],
+            "worker": job.worker,
+            "created_at": job.created_at,
+            "started_at": job.started_at,
+            "finished_at": job.finished_at,
+            "updated_at": job.updated_at,
+        },
+    )
+
+
+def _publish(job_id: str, event_id: int) -> None:
+    """Wake SSE listeners. Best effort: they also poll the log, so Redis trouble loses nothing."""
+    try:
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(layer.group_send)(job_group(job_id), {"type": "job.event", "id": event_id})
+    except Exception:  # noqa: BLE001 - the event is already durable on disk
+        log.warning("could not publish event %s of job %s", event_id, job_id, exc_info=True)
+
+
+def job_emit(job_id: str, type_: str, data: dict[str, Any], changes: dict[str, Any] | None = None) -> JobFile:
+    """Apply ``changes`` to job.json, append the event, mirror, publish."""
+    if changes:
+
+        def apply(job: JobFile) -> None:
+            for key, value in changes.items():
+                setattr(job, key, value)
+            job.heartbeat_at = utcnow()
+
+        job_store.mutate(ws(), job_id, apply)
+    event = job_store.append_event(ws(), job_id, type_, data)
+    job = job_store.load(ws(), job_id)
+    mirror_job(job)
+    _publish(job_id, event.id)
+    return job
+
+
+def _enqueue(job_id: str) -> None:
+    from apps.core.jobs import run_job  # the actor module imports services
+
+    run_job.send(job_id)
+
+
+def job_submit(kind: str, params: dict[str, Any], project_id: str | None = None) -> JobFile:
+    """Record a queued job and hand it to the broker."""
+    if kind not in JOB_KINDS:
+        raise ValidationFailed(f"Unknown job kind {kind!r}")
+    job = job_store.create(ws(), kind, params, project_id)
+    job = job_emit(job.id, "queued", {"kind": kind})
+    _enqueue(job.id)
+    return job
+
+
+def job_cancel(job_id: str) -> JobFile:
+    """A queued job is cancelled at once; a running one is asked to stop."""
+    def change(job: JobFile) -> bool:
+        if job.status.terminal:
+            return False
+        job.cancel_requested = True
+        if job.status == JobStatus.queued:
+            job.status = JobStatus.cancelled
+            job.finished_at = utcnow()
+        return True
+
+    _load(job_id)
+    job = job_store.mutate(ws(), job_id, change)
+    return job_emit(job_id, "cancel_requested", {"status": job.status.value})
+
+
+def _load(job_id: str) -> JobFile:
+    try:
+        return job_store.load(ws(), job_id)
+    except NotFound:
+        raise NotFound(f"No job {job_id!r}", details={"job_id": job_id}) from None
+
+
+def _resolve(kind: str) -> Callable[[JobContext], dict[str, Any] | None]:
+    module, _, attr = JOB_KINDS[kind].partition(":")
+    handler: Callable[[JobContext], dict[str, Any] | None] = getattr(importlib.import_module(module), attr)
+    return handler
+
+
+def _heartbeat(job_id: str, stop: threading.Event, every: float) -> None:
+    while not stop.wait(every):
+        try:
+            job_store.mutate(ws(), job_id, lambda j: setattr(j, "heartbeat_at", utcnow()))
+        except Exception:  # noqa: BLE001 - a missed heartbeat only risks a false "interrupted"
+            log.warning("heartbeat of job %s failed", job_id, exc_info=True)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def job_execute(job_id: str) -> None:
+    """Run one job in this worker, at most once (the claim is atomic on job.json)."""
+    job = job_store.claim(ws(), job_id, worker_name())
+    if job is None:
+        log.info("job %s is not queued any more; skipping a duplicate delivery", job_id)
+        return
+    job_emit(job_id, "started", {"worker": job.worker})
+    stop = threading.Event()
+    beat = threading.Thread(
+        target=_heartbeat, args=(job_id, stop, settings.STUDIO_JOB_LEASE_SECONDS / 3), daemon=True
+    )
+    beat.start()
+    ctx = JobContext(
+        job_id,
+        job.project_id,
+        job.params,
+        emit=lambda t, d, c: job_emit(job_id, t, d, c),
+        is_cancel_requested=lambda: job_store.load(ws(), job_id).cancel_requested,
+    )
+    try:
+        result = _resolve(job.kind)(ctx) or {}
+    except JobCancelled as exc:
+        _finish(job_id, JobStatus.cancelled, message=exc.message)
+    except StudioError as exc:
+        _finish(job_id, JobStatus.failed, error=exc.message)
+    except Exception as exc:  # noqa: BLE001 - any failure ends the job with a readable reason
+        log.exception("job %s failed", job_id)
+        _finish(job_id, JobStatus.failed, error=f"{type(exc).__name__}: {exc}")
+    else:
+        _finish(job_id, JobStatus.succeeded, result=result)
+    finally:
+        stop.set()
+
+
+def _finish(job_id: str, status: JobStatus, *, message: str = "", error: str = "",
+            result: dict[str, Any] | None = None) -> None:
+    changes: dict[str, Any] = {"status": status, "finished_at": utcnow(), "error": error}
+    if message:
+        changes["message"] = message
+    if result is not None:
+        changes["result"] = result
+    job_emit(job_id, status.value, {"status": status.value, "error": error, "result": result or {}}, changes)
+
+
+def jobs_reconcile(requeue: bool = True) -> dict[str, int]:
+    """Start-up repair: mirror every job, mark dead running jobs interrupted, re-send queued ones.
+
+    Re-sending is safe because a duplicate delivery is skipped by the claim.
+    """
+    lease = timedelta(seconds=settings.STUDIO_JOB_LEASE_SECONDS)
+    counts = {"mirrored": 0, "interrupted": 0, "requeued": 0}
+    for job_id in job_store.list_ids(ws()):
+        try:
+            job = job_store.load(ws(), job_id)
+        except StudioError:
+            continue
+        if job_store.is_stale(job, lease):
+            job = job_emit(
+                job_id,
+                "interrupted",
+                {"reason": "the worker stopped sending heartbeats"},
+                {"status": JobStatus.interrupted, "finished_at": utcnow(),
+                 "error": "Interrupted: the worker running it stopped (killed or crashed)."},
+            )
+            counts["interrupted"] += 1
+        elif job.status == JobStatus.queued and requeue:
+            _enqueue(job_id)
+            counts["requeued"] += 1
+        mirror_job(job)
+        counts["mirrored"] += 1
+    return counts

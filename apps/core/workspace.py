@@ -1,0 +1,10 @@
+"""The configured workspace, for the Django layers."""
+
+from django.conf import settings
+
+from studio.workspace.paths import Workspace
+
+
+def ws() -> Workspace:
+    workspace: Workspace = settings.WORKSPACE
+    return workspace

@@ -1,0 +1,1 @@
+"""Task definitions, one module per task; see ``registry``."""

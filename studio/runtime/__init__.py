@@ -1,0 +1,1 @@
+"""Runtime helpers: secrets, the embedded redis-server, process supervision (no Django)."""
