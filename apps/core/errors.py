@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -42,7 +43,11 @@ def studio_error_response(exc: StudioError) -> JsonResponse:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF exception handler: domain errors and DRF errors share the body."""
+    """DRF exception handler: domain errors and DRF errors share the body, always as JSON."""
+    request = context.get("request")
+    if request is not None:  # e.g. the OpenAPI view would render the error as YAML
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = "application/json"
     if isinstance(exc, StudioError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
     response = exception_handler(exc, context)

@@ -1,0 +1,204 @@
+"""Shared fixtures: per-test workspace, a real Redis, real workers and a real Daphne."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_lib
+from django.conf import settings as django_settings
+
+from studio.runtime.redis_server import EmbeddedRedis
+from studio.workspace.paths import Workspace
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[EmbeddedRedis]:
+    """The Redis that the test settings point at (workspace-independent socket)."""
+    server = EmbeddedRedis(django_settings.WORKSPACE)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def workspace(tmp_path: Path, settings: Any, redis_server: EmbeddedRedis) -> Workspace:
+    """Every test gets an empty workspace of its own."""
+    ws = Workspace(tmp_path / "ws").ensure()
+    settings.WORKSPACE = ws
+    return ws
+
+
+@pytest.fixture
+def redis_client(redis_server: EmbeddedRedis) -> redis_lib.Redis:
+    client = redis_lib.Redis.from_url(redis_server.url)
+    client.flushall()
+    return client
+
+
+def subprocess_env(ws: Workspace, **extra: str) -> dict[str, str]:
+    """Environment for a child process that shares this test's workspace, DB and Redis."""
+    env = dict(os.environ)
+    env.update(
+        STUDIO_WORKSPACE=str(ws.root),
+        STUDIO_DB_PATH=str(django_settings.DATABASES["default"]["NAME"]),
+        STUDIO_REDIS_URL=django_settings.REDIS_URL,
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.fixture
+def start_worker(workspace: Workspace, redis_client: redis_lib.Redis, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start real ``manage.py rundramatiq`` processes (each like a separate machine)."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(name: str = "worker", threads: int = 2, **env: str) -> subprocess.Popen[bytes]:
+        log = (tmp_path / f"{name}-{len(procs)}.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", str(threads),
+             "--worker-shutdown-timeout", "5000"],
+            cwd=ROOT, env=subprocess_env(workspace, **env), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        stop_process(proc)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
+
+
+@pytest.fixture
+def live_server_url(workspace: Workspace, tmp_path: Path, transactional_db: None) -> Iterator[str]:
+    """A real Daphne serving this test's workspace and database."""
+    port = free_port()
+    log = (tmp_path / "daphne.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "studio.asgi:application"],
+        cwd=ROOT, env=subprocess_env(workspace), stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process(proc)
+
+
+@pytest.fixture
+def user(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user("alice", password=TEST_PASSWORD)
+
+
+@pytest.fixture
+def api(user: Any) -> Any:
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def anon_api() -> Any:
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+# ---- browser ---------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        message = f"Chromium is not installed at {CHROMIUM}; install it with: apt-get install chromium"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any, tmp_path: Path) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = context.new_page()
+    pg.set_default_timeout(15000)
+    yield pg
+    context.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save a full-page screenshot under test-artifacts/ for a human to look at."""
+    folder = ROOT / "test-artifacts"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+@pytest.fixture
+def logged_in_page(page: Any, live_server_url: str, user: Any) -> Any:
+    page.goto(f"{live_server_url}/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server_url}/")
+    page.base_url = live_server_url
+    return page
