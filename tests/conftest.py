@@ -51,12 +51,14 @@ def redis_client(redis_server: EmbeddedRedis) -> redis_lib.Redis:
 def subprocess_env(ws: Workspace, **extra: str) -> dict[str, str]:
     """Environment for a child process that shares this test's workspace, DB and Redis."""
     env = dict(os.environ)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # servers keep Django's async-safety checks
     env.update(
         STUDIO_WORKSPACE=str(ws.root),
         STUDIO_DB_PATH=str(django_settings.DATABASES["default"]["NAME"]),
         STUDIO_REDIS_URL=django_settings.REDIS_URL,
         DJANGO_SETTINGS_MODULE="tests.settings",
         PYTHONUNBUFFERED="1",
+        STUDIO_TEST_CHILD="1",
     )
     env.update(extra)
     return env

@@ -10,7 +10,8 @@ import tempfile
 if "STUDIO_TEST_ROOT" not in os.environ:
     os.environ["STUDIO_TEST_ROOT"] = tempfile.mkdtemp(prefix="studio-test-")
 _root = os.environ["STUDIO_TEST_ROOT"]
-os.environ["STUDIO_WORKSPACE"] = os.path.join(_root, "ws")
+if not os.environ.get("STUDIO_TEST_CHILD"):  # children get the workspace of their test
+    os.environ["STUDIO_WORKSPACE"] = os.path.join(_root, "ws")
 os.environ.setdefault("STUDIO_TEST_DB_PATH", os.path.join(_root, "test-mirror.sqlite3"))
 # Playwright's sync API runs an event loop in the test thread; the ORM calls made
 # by the test itself are still plain synchronous code.

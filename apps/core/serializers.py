@@ -20,7 +20,7 @@ class JobSerializer(serializers.Serializer[JobFile]):
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
     updated_at = serializers.DateTimeField()
-    events_url = serializers.SerializerMethodField()
+    events_url = serializers.CharField(help_text="SSE stream of this job's events")
 
     def to_representation(self, instance: Any) -> Any:
         if isinstance(instance, JobFile):

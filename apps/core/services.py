@@ -66,17 +66,15 @@ def _publish(job_id: str, event_id: int) -> None:
 
 
 def job_emit(job_id: str, type_: str, data: dict[str, Any], changes: dict[str, Any] | None = None) -> JobFile:
-    """Apply ``changes`` to job.json, append the event, mirror, publish."""
-    if changes:
+    """Apply ``changes`` to job.json and append the event (one locked step), mirror, publish."""
 
-        def apply(job: JobFile) -> None:
-            for key, value in changes.items():
-                setattr(job, key, value)
+    def apply(job: JobFile) -> None:
+        for key, value in (changes or {}).items():
+            setattr(job, key, value)
+        if job.status == JobStatus.running:
             job.heartbeat_at = utcnow()
 
-        job_store.mutate(ws(), job_id, apply)
-    event = job_store.append_event(ws(), job_id, type_, data)
-    job = job_store.load(ws(), job_id)
+    job, event = job_store.append_event(ws(), job_id, type_, data, apply)
     mirror_job(job)
     _publish(job_id, event.id)
     return job

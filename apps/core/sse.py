@@ -19,11 +19,11 @@ from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from rest_framework.authtoken.models import Token
 
 from apps.core.errors import error_response, studio_error_response
+from apps.core.selectors import job_get
 from apps.core.services import job_group
 from apps.core.workspace import ws
 from studio.errors import StudioError
 from studio.workspace import job_store
-from studio.workspace.paths import check_id
 from studio.workspace.schemas import JobEvent
 
 log = logging.getLogger(__name__)
@@ -93,8 +93,7 @@ async def job_events(request: HttpRequest, job_id: str) -> HttpResponseBase:
     if not await authenticated(request):
         return error_response("not_authenticated", "Authentication credentials were not provided.", 401)
     try:
-        check_id(job_id, "job")
-        await sync_to_async(job_store.load)(ws(), job_id)
+        await sync_to_async(job_get)(job_id)
     except StudioError as exc:
         return studio_error_response(exc)
     raw = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id") or "0"

@@ -18,8 +18,9 @@ def mirror_project(found: ProjectOnDisk) -> None:
     if found.project is None:
         Project.objects.update_or_create(
             id=found.id,
-            defaults={"name": found.id, "task": "", "damaged": True,
-                      "damage_reason": found.damage, "json_mtime_ns": found.mtime_ns},
+            defaults={"name": found.id, "task": "", "description": "", "created_at": None,
+                      "updated_at": None, "damaged": True, "damage_reason": found.damage,
+                      "json_mtime_ns": found.mtime_ns},
         )  # fmt: skip
         return
     p = found.project

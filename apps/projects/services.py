@@ -51,6 +51,7 @@ def project_create(name: object, task: str, description: str = "") -> ProjectFil
 def project_update(project_id: str, *, name: object = None, description: str | None = None) -> ProjectFile:
     """Rename and/or re-describe. The task of a project never changes."""
     cleaned = clean_name(name) if name is not None else None
+    project_store.load(ws(), project_id)  # NotFound / Damaged before taking locks
     with resource_lock(project_store.projects_lock(ws())), resource_lock(ws().project_lock(project_id)):
         project = project_store.load(ws(), project_id)
         if cleaned is not None:
