@@ -19,14 +19,16 @@ HERE = Path(__file__).resolve().parent
 
 def main(argv: list[str]) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-    names = argv or sorted(m.name for m in pkgutil.iter_modules([str(HERE)]) if not m.name.startswith("_"))
+    names = argv or sorted(
+        m.name for m in pkgutil.iter_modules([str(HERE)]) if not m.name.startswith("_")
+    )
     failed = 0
     for name in names:
         print(f"== bench.{name}", flush=True)
         started = time.perf_counter()
         try:
             result = importlib.import_module(f"bench.{name}").main()
-        except Exception as exc:  # noqa: BLE001 - report and go on with the others
+        except Exception as exc:
             print(f"   FAILED: {type(exc).__name__}: {exc}")
             failed += 1
             continue

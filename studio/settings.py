@@ -46,6 +46,11 @@ INSTALLED_APPS = [
     "django_dramatiq",
     "apps.core",
     "apps.projects",
+    "apps.splits",
+    "apps.experiments",
+    "apps.datasets",
+    "apps.exports",
+    "apps.evaluation",
 ]
 
 MIDDLEWARE = [
@@ -182,4 +187,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("STUDIO_LOG_LEVEL", "WARNING")},
+    # Worker lifecycle ("booting up", "ready for action", shutdown) is worth seeing.
+    "loggers": {"dramatiq": {"level": "INFO"}},
 }

@@ -79,18 +79,32 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
 
 
 @pytest.fixture
-def start_worker(workspace: Workspace, redis_client: redis_lib.Redis, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+def start_worker(
+    workspace: Workspace, redis_client: redis_lib.Redis, tmp_path: Path
+) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """Start real ``manage.py rundramatiq`` processes (each like a separate machine)."""
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(name: str = "worker", threads: int = 2, **env: str) -> subprocess.Popen[bytes]:
         log = (tmp_path / f"{name}-{len(procs)}.log").open("wb")
         proc = subprocess.Popen(
-            [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", str(threads),
-             "--worker-shutdown-timeout", "5000"],
-            cwd=ROOT, env=subprocess_env(workspace, **env), stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "manage.py",
+                "rundramatiq",
+                "--processes",
+                "1",
+                "--threads",
+                str(threads),
+                "--worker-shutdown-timeout",
+                "5000",
+            ],
+            cwd=ROOT,
+            env=subprocess_env(workspace, **env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
         procs.append(proc)
         return proc
 
@@ -121,10 +135,22 @@ def live_server_url(workspace: Workspace, tmp_path: Path, transactional_db: None
     port = free_port()
     log = (tmp_path / "daphne.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "studio.asgi:application"],
-        cwd=ROOT, env=subprocess_env(workspace), stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "studio.asgi:application",
+        ],
+        cwd=ROOT,
+        env=subprocess_env(workspace),
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
-    )  # fmt: skip
+    )
     try:
         wait_for_port(port)
         yield f"http://127.0.0.1:{port}"
@@ -157,15 +183,22 @@ def anon_api() -> Any:
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        message = f"Chromium is not installed at {CHROMIUM}; install it with: apt-get install chromium"
+        message = (
+            f"Chromium is not installed at {CHROMIUM}; install it with: apt-get install chromium"
+        )
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(message)
         pytest.skip(message)

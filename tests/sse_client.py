@@ -8,7 +8,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 
-def read_sse(url: str, token: str, last_event_id: int | None = None, timeout: float = 60) -> list[dict[str, Any]]:
+def read_sse(
+    url: str, token: str, last_event_id: int | None = None, timeout: float = 60
+) -> list[dict[str, Any]]:
     """Every event of the stream, as ``{"id", "event", "data"}`` dicts, in order."""
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)

@@ -12,16 +12,21 @@ from pathlib import Path
 import pytest
 
 STUDIO = Path(__file__).resolve().parent.parent / "studio"
-FORBIDDEN = ("django", "rest_framework", "channels", "dramatiq", "django_dramatiq", "apps", "daphne")
+FORBIDDEN = (
+    "django",
+    "rest_framework",
+    "channels",
+    "dramatiq",
+    "django_dramatiq",
+    "apps",
+    "daphne",
+)
 # The Django project modules of the studio package; everything else in it is the core.
 DJANGO_SIDE = {"settings.py", "settings_production.py", "urls.py", "asgi.py"}
 
 
 def core_files() -> list[Path]:
-    return [
-        p for p in STUDIO.rglob("*.py")
-        if not (p.parent == STUDIO and p.name in DJANGO_SIDE)
-    ]  # fmt: skip
+    return [p for p in STUDIO.rglob("*.py") if not (p.parent == STUDIO and p.name in DJANGO_SIDE)]
 
 
 def imported_roots(path: Path) -> set[str]:

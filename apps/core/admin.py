@@ -21,6 +21,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(Job)
 class JobAdmin(ReadOnlyAdmin):
-    list_display = ("id", "kind", "project_id", "status", "progress_done", "progress_total", "created_at")
+    list_display = (
+        "id",
+        "kind",
+        "project_id",
+        "status",
+        "progress_done",
+        "progress_total",
+        "created_at",
+    )
     list_filter = ("status", "kind")
     search_fields = ("id", "project_id", "message")

@@ -41,11 +41,19 @@ class JobCancelView(APIView):
 class TaskListView(APIView):
     @extend_schema(responses=TaskSerializer(many=True))
     def get(self, request: Request) -> Response:
-        """The seven task types; only ``available`` ones can be chosen for a project."""
-        return Response(
-            [
-                {"name": t.type.value, "label": t.label, "description": t.description,
-                 "available": t.available}
-                for t in TASKS.values()
-            ]  # fmt: skip
-        )
+        """The seven task types; only ``available`` ones can be chosen for a project.
+
+        Available tasks also carry ``Task.describe()``: models (with parameter counts and
+        whether pretrained weights are on this machine), default hyperparameters with help
+        text and bounds, augmentations, metrics and the monitored metric.
+        """
+        from studio.ml.tasks.registry import load_task
+
+        out = []
+        for t in TASKS.values():
+            entry = {"name": t.type.value, "label": t.label, "description": t.description,
+                     "available": t.available}  # fmt: skip
+            if t.available:
+                entry = {**load_task(t.type.value).describe(), **entry}
+            out.append(entry)
+        return Response(out)

@@ -59,11 +59,17 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         )
     code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
     if isinstance(exc, exceptions.ValidationError):
-        details = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
+        details = (
+            response.data
+            if isinstance(response.data, dict)
+            else {"non_field_errors": response.data}
+        )
         message = "The request is not valid; see details."
         response.data = error_body(code, message, details)
     else:
-        detail = response.data.get("detail", str(exc)) if isinstance(response.data, dict) else str(exc)
+        detail = (
+            response.data.get("detail", str(exc)) if isinstance(response.data, dict) else str(exc)
+        )
         response.data = error_body(code, str(detail))
     return response
 

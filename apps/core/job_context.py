@@ -38,14 +38,23 @@ class JobContext:
         self._min_interval = min_interval
         self._last_progress = 0.0
 
-    def progress(self, done: int, total: int, message: str = "", *, force: bool = False,
-                 data: dict[str, Any] | None = None) -> None:
+    def progress(
+        self,
+        done: int,
+        total: int,
+        message: str = "",
+        *,
+        force: bool = False,
+        data: dict[str, Any] | None = None,
+    ) -> None:
         now = time.monotonic()
         if not force and now - self._last_progress < self._min_interval:
             return
         self._last_progress = now
         payload = {"done": done, "total": total, "message": message, **(data or {})}
-        self._emit("progress", payload, {"progress": {"done": done, "total": total}, "message": message})
+        self._emit(
+            "progress", payload, {"progress": {"done": done, "total": total}, "message": message}
+        )
 
     def event(self, type_: str, data: dict[str, Any]) -> None:
         self._emit(type_, data, None)

@@ -7,4 +7,8 @@ their line here.
 
 JOB_KINDS: dict[str, str] = {
     "selftest": "apps.core.selftest:run_selftest",
+    "dataset_import": "apps.datasets.services:run_import",
+    "export": "apps.exports.services:run_export_job",
+    "training": "apps.experiments.services:run_training_job",
+    "evaluation": "apps.evaluation.services:run_evaluation_job",
 }

@@ -12,7 +12,9 @@ from studio.workspace.paths import check_id
 from studio.workspace.schemas import JobFile
 
 
-def job_list(project_id: str | None = None, status: str | None = None, kind: str | None = None) -> QuerySet[Job]:
+def job_list(
+    project_id: str | None = None, status: str | None = None, kind: str | None = None
+) -> QuerySet[Job]:
     qs = Job.objects.all()
     if project_id:
         qs = qs.filter(project_id=project_id)

@@ -27,15 +27,19 @@ class JobSerializer(serializers.Serializer[JobFile]):
             data = instance.model_dump(mode="json")
         else:  # a mirror row
             data = {
-                "id": instance.id, "kind": instance.kind, "project_id": instance.project_id or None,
+                "id": instance.id,
+                "kind": instance.kind,
+                "project_id": instance.project_id or None,
                 "status": instance.status,
                 "progress": {"done": instance.progress_done, "total": instance.progress_total},
-                "message": instance.message, "error": instance.error, "result": {},
+                "message": instance.message,
+                "error": instance.error,
+                "result": {},
                 "created_at": instance.created_at.isoformat(),
                 "started_at": instance.started_at.isoformat() if instance.started_at else None,
                 "finished_at": instance.finished_at.isoformat() if instance.finished_at else None,
                 "updated_at": instance.updated_at.isoformat(),
-            }  # fmt: skip
+            }
         keys = [f for f in self.fields if f != "events_url"]
         out = {k: data.get(k) for k in keys}
         out["events_url"] = f"/api/jobs/{data['id']}/events"

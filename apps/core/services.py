@@ -60,12 +60,16 @@ def _publish(job_id: str, event_id: int) -> None:
     try:
         layer = get_channel_layer()
         if layer is not None:
-            async_to_sync(layer.group_send)(job_group(job_id), {"type": "job.event", "id": event_id})
-    except Exception:  # noqa: BLE001 - the event is already durable on disk
+            async_to_sync(layer.group_send)(
+                job_group(job_id), {"type": "job.event", "id": event_id}
+            )
+    except Exception:
         log.warning("could not publish event %s of job %s", event_id, job_id, exc_info=True)
 
 
-def job_emit(job_id: str, type_: str, data: dict[str, Any], changes: dict[str, Any] | None = None) -> JobFile:
+def job_emit(
+    job_id: str, type_: str, data: dict[str, Any], changes: dict[str, Any] | None = None
+) -> JobFile:
     """Apply ``changes`` to job.json and append the event (one locked step), mirror, publish."""
 
     def apply(job: JobFile) -> None:
@@ -78,6 +82,12 @@ def job_emit(job_id: str, type_: str, data: dict[str, Any], changes: dict[str, A
     mirror_job(job)
     _publish(job_id, event.id)
     return job
+
+
+def _emit_quietly(
+    job_id: str, type_: str, data: dict[str, Any], changes: dict[str, Any] | None
+) -> None:
+    job_emit(job_id, type_, data, changes)
 
 
 def _enqueue(job_id: str) -> None:
@@ -98,6 +108,7 @@ def job_submit(kind: str, params: dict[str, Any], project_id: str | None = None)
 
 def job_cancel(job_id: str) -> JobFile:
     """A queued job is cancelled at once; a running one is asked to stop."""
+
     def change(job: JobFile) -> bool:
         if job.status.terminal:
             return False
@@ -121,7 +132,9 @@ def _load(job_id: str) -> JobFile:
 
 def _resolve(kind: str) -> Callable[[JobContext], dict[str, Any] | None]:
     module, _, attr = JOB_KINDS[kind].partition(":")
-    handler: Callable[[JobContext], dict[str, Any] | None] = getattr(importlib.import_module(module), attr)
+    handler: Callable[[JobContext], dict[str, Any] | None] = getattr(
+        importlib.import_module(module), attr
+    )
     return handler
 
 
@@ -129,7 +142,7 @@ def _heartbeat(job_id: str, stop: threading.Event, every: float) -> None:
     while not stop.wait(every):
         try:
             job_store.mutate(ws(), job_id, lambda j: setattr(j, "heartbeat_at", utcnow()))
-        except Exception:  # noqa: BLE001 - a missed heartbeat only risks a false "interrupted"
+        except Exception:
             log.warning("heartbeat of job %s failed", job_id, exc_info=True)
 
 
@@ -153,7 +166,7 @@ def job_execute(job_id: str) -> None:
         job_id,
         job.project_id,
         job.params,
-        emit=lambda t, d, c: job_emit(job_id, t, d, c),
+        emit=lambda t, d, c: _emit_quietly(job_id, t, d, c),
         is_cancel_requested=lambda: job_store.load(ws(), job_id).cancel_requested,
     )
     try:
@@ -162,7 +175,7 @@ def job_execute(job_id: str) -> None:
         _finish(job_id, JobStatus.cancelled, message=exc.message)
     except StudioError as exc:
         _finish(job_id, JobStatus.failed, error=exc.message)
-    except Exception as exc:  # noqa: BLE001 - any failure ends the job with a readable reason
+    except Exception as exc:
         log.exception("job %s failed", job_id)
         _finish(job_id, JobStatus.failed, error=f"{type(exc).__name__}: {exc}")
     else:
@@ -171,14 +184,25 @@ def job_execute(job_id: str) -> None:
         stop.set()
 
 
-def _finish(job_id: str, status: JobStatus, *, message: str = "", error: str = "",
-            result: dict[str, Any] | None = None) -> None:
+def _finish(
+    job_id: str,
+    status: JobStatus,
+    *,
+    message: str = "",
+    error: str = "",
+    result: dict[str, Any] | None = None,
+) -> None:
     changes: dict[str, Any] = {"status": status, "finished_at": utcnow(), "error": error}
     if message:
         changes["message"] = message
     if result is not None:
         changes["result"] = result
-    job_emit(job_id, status.value, {"status": status.value, "error": error, "result": result or {}}, changes)
+    job_emit(
+        job_id,
+        status.value,
+        {"status": status.value, "error": error, "result": result or {}},
+        changes,
+    )
 
 
 def jobs_reconcile(requeue: bool = True) -> dict[str, int]:
@@ -198,8 +222,11 @@ def jobs_reconcile(requeue: bool = True) -> dict[str, int]:
                 job_id,
                 "interrupted",
                 {"reason": "the worker stopped sending heartbeats"},
-                {"status": JobStatus.interrupted, "finished_at": utcnow(),
-                 "error": "Interrupted: the worker running it stopped (killed or crashed)."},
+                {
+                    "status": JobStatus.interrupted,
+                    "finished_at": utcnow(),
+                    "error": "Interrupted: the worker running it stopped (killed or crashed).",
+                },
             )
             counts["interrupted"] += 1
         elif job.status == JobStatus.queued and requeue:

@@ -9,7 +9,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.projects import selectors, services
-from apps.projects.serializers import ProjectCreateSerializer, ProjectSerializer, ProjectUpdateSerializer
+from apps.projects.serializers import (
+    ProjectCreateSerializer,
+    ProjectSerializer,
+    ProjectUpdateSerializer,
+)
 
 
 class ProjectListView(APIView):
@@ -23,7 +27,10 @@ class ProjectListView(APIView):
         data = ProjectCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         project = services.project_create(**data.validated_data)
-        return Response(ProjectSerializer(selectors.project_get(project.id)).data, status=status.HTTP_201_CREATED)
+        return Response(
+            ProjectSerializer(selectors.project_get(project.id)).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class ProjectDetailView(APIView):

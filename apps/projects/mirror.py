@@ -18,18 +18,32 @@ def mirror_project(found: ProjectOnDisk) -> None:
     if found.project is None:
         Project.objects.update_or_create(
             id=found.id,
-            defaults={"name": found.id, "task": "", "description": "", "created_at": None,
-                      "updated_at": None, "damaged": True, "damage_reason": found.damage,
-                      "json_mtime_ns": found.mtime_ns},
-        )  # fmt: skip
+            defaults={
+                "name": found.id,
+                "task": "",
+                "description": "",
+                "created_at": None,
+                "updated_at": None,
+                "damaged": True,
+                "damage_reason": found.damage,
+                "json_mtime_ns": found.mtime_ns,
+            },
+        )
         return
     p = found.project
     Project.objects.update_or_create(
         id=p.id,
-        defaults={"name": p.name, "task": p.task, "description": p.description,
-                  "created_at": p.created_at, "updated_at": p.updated_at, "damaged": False,
-                  "damage_reason": "", "json_mtime_ns": found.mtime_ns},
-    )  # fmt: skip
+        defaults={
+            "name": p.name,
+            "task": p.task,
+            "description": p.description,
+            "created_at": p.created_at,
+            "updated_at": p.updated_at,
+            "damaged": False,
+            "damage_reason": "",
+            "json_mtime_ns": found.mtime_ns,
+        },
+    )
 
 
 def projects_sync(full: bool = False) -> int:

@@ -18,7 +18,9 @@ NAME_MAX = 100
 
 def clean_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip():
-        raise ValidationFailed("A project needs a name", details={"name": ["This field is required."]})
+        raise ValidationFailed(
+            "A project needs a name", details={"name": ["This field is required."]}
+        )
     cleaned = " ".join(name.split())
     if len(cleaned) > NAME_MAX:
         raise ValidationFailed(
@@ -30,7 +32,11 @@ def clean_name(name: object) -> str:
 
 def _ensure_unique(name: str, except_id: str | None = None) -> None:
     for found in project_store.scan(ws()):
-        if found.project and found.id != except_id and found.project.name.casefold() == name.casefold():
+        if (
+            found.project
+            and found.id != except_id
+            and found.project.name.casefold() == name.casefold()
+        ):
             raise Conflict(
                 f"A project named {found.project.name!r} already exists",
                 code="duplicate_name",
@@ -48,11 +54,16 @@ def project_create(name: object, task: str, description: str = "") -> ProjectFil
     return project
 
 
-def project_update(project_id: str, *, name: object = None, description: str | None = None) -> ProjectFile:
+def project_update(
+    project_id: str, *, name: object = None, description: str | None = None
+) -> ProjectFile:
     """Rename and/or re-describe. The task of a project never changes."""
     cleaned = clean_name(name) if name is not None else None
     project_store.load(ws(), project_id)  # NotFound / Damaged before taking locks
-    with resource_lock(project_store.projects_lock(ws())), resource_lock(ws().project_lock(project_id)):
+    with (
+        resource_lock(project_store.projects_lock(ws())),
+        resource_lock(ws().project_lock(project_id)),
+    ):
         project = project_store.load(ws(), project_id)
         if cleaned is not None:
             _ensure_unique(cleaned, except_id=project_id)

@@ -31,8 +31,11 @@ def _error_into(target: str, exc: StudioError, request: HttpRequest) -> HttpResp
 @require_POST
 def project_create(request: HttpRequest) -> HttpResponse:
     try:
-        services.project_create(request.POST.get("name", ""), request.POST.get("task", ""),
-                                request.POST.get("description", ""))  # fmt: skip
+        services.project_create(
+            request.POST.get("name", ""),
+            request.POST.get("task", ""),
+            request.POST.get("description", ""),
+        )
     except StudioError as exc:
         return _error_into("#create-error", exc, request)
     response = render(request, "projects/_list.html", _list_context())
@@ -71,5 +74,8 @@ def project_section(request: HttpRequest, project_id: str, section: str) -> Http
         project = selectors.project_require(project_id)
     except StudioError as exc:
         raise Http404(exc.message) from exc
-    return render(request, "projects/section.html",
-                  {"project": project, "section": section, "label": labels[section]})  # fmt: skip
+    return render(
+        request,
+        "projects/section.html",
+        {"project": project, "section": section, "label": labels[section]},
+    )

@@ -45,18 +45,29 @@ class EmbeddedRedis:
     def command(self) -> list[str]:
         return [
             redis_binary(),
-            "--port", "0",
-            "--unixsocket", str(self.socket),
-            "--unixsocketperm", "700",
-            "--dir", str(self.ws.redis_dir),
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
-            "--save", "",
-            "--daemonize", "no",
-            "--loglevel", "warning",
-            "--logfile", str(self.ws.redis_dir / "redis.log"),
-            "--pidfile", str(self.ws.run_dir / "redis.pid"),
-        ]  # fmt: skip
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.ws.redis_dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+            "--logfile",
+            str(self.ws.redis_dir / "redis.log"),
+            "--pidfile",
+            str(self.ws.run_dir / "redis.pid"),
+        ]
 
     def start(self, timeout: float = 15.0) -> str:
         """Start redis-server (or reuse one already answering on the socket); returns its URL."""
@@ -72,7 +83,9 @@ class EmbeddedRedis:
             if self.process.poll() is not None:
                 log = self.ws.redis_dir / "redis.log"
                 tail = log.read_text()[-800:] if log.exists() else ""
-                raise RuntimeError(f"redis-server exited with code {self.process.returncode}: {tail}")
+                raise RuntimeError(
+                    f"redis-server exited with code {self.process.returncode}: {tail}"
+                )
             if ping(self.url):
                 return self.url
             time.sleep(0.05)

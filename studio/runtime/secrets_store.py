@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -20,10 +21,8 @@ def secret_key(ws: Workspace) -> str:
     """The Django SECRET_KEY of this workspace, generated on first use."""
     path = ws.secrets_dir / "secret_key"
     if not path.exists():
-        try:
+        with contextlib.suppress(FileExistsError):  # another process won the race
             _write_private(path, secrets.token_urlsafe(64))
-        except FileExistsError:  # another process won the race
-            pass
     return path.read_text().strip()
 
 

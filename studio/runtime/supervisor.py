@@ -5,6 +5,7 @@ No scheduler of our own: the children are the stock ``rundramatiq`` and ``daphne
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -24,7 +25,9 @@ class Supervisor:
     def spawn(self, name: str, argv: Sequence[str]) -> subprocess.Popen[bytes]:
         # Own process group: a Ctrl-C in the terminal reaches us, and we stop the
         # children in order instead of all of them dying at once.
-        proc = subprocess.Popen(list(argv), env=self.env, stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            list(argv), env=self.env, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         self.children.append((name, proc))
         return proc
 
@@ -38,20 +41,16 @@ class Supervisor:
     def stop_all(self, timeout: float = 20.0) -> None:
         for _name, proc in reversed(self.children):
             if proc.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + timeout
         for _name, proc in reversed(self.children):
             remaining = max(0.1, deadline - time.monotonic())
             try:
                 proc.wait(remaining)
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 proc.wait()
         self.children.clear()
 

@@ -12,23 +12,13 @@ the ML core, not here, so that reading an experiment never imports torch.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Own base instead of ``schemas.StrictModel``: ``schemas`` imports this module to register it
-# in ALL_SCHEMAS, so importing ``schemas`` from here would make a cycle that breaks whenever
-# this module is imported first. Same settings as StrictModel.
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+from studio.workspace.schemas import StrictModel, utcnow
 
 
 class ExperimentStatus(StrEnum):
@@ -45,13 +35,13 @@ class ExperimentStatus(StrEnum):
         return self in (ExperimentStatus.stopped, ExperimentStatus.interrupted)
 
 
-class MetricValue(_Strict):
+class MetricValue(StrictModel):
     name: str  # e.g. "val_accuracy"
     value: float
     epoch: int | None = None
 
 
-class ExperimentFile(_Strict):
+class ExperimentFile(StrictModel):
     """``experiments/<exp_id>/experiment.json``."""
 
     schema_version: Literal[1] = 1
@@ -63,8 +53,8 @@ class ExperimentFile(_Strict):
     config: dict[str, Any] = Field(default_factory=dict)
     status: ExperimentStatus = ExperimentStatus.draft
     job_id: str | None = None
-    created_at: datetime = Field(default_factory=_utcnow)
-    updated_at: datetime = Field(default_factory=_utcnow)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
     heartbeat_at: datetime | None = None

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from studio.errors import Damaged, NotFound, StudioError
 from studio.workspace.jsonio import read_model, write_json_atomic
-from studio.workspace.locks import resource_lock
 from studio.workspace.paths import Workspace, check_id, new_id
 from studio.workspace.schemas import ProjectFile, utcnow
 
@@ -54,7 +53,10 @@ def inspect(ws: Workspace, project_id: str) -> ProjectOnDisk:
         return ProjectOnDisk(project_id, mtime, None, exc.message)
     if project.id != project_id:
         return ProjectOnDisk(
-            project_id, mtime, None, f"project.json names id {project.id!r}, folder is {project_id!r}"
+            project_id,
+            mtime,
+            None,
+            f"project.json names id {project.id!r}, folder is {project_id!r}",
         )
     return ProjectOnDisk(project_id, mtime, project)
 

@@ -1,8 +1,8 @@
 """Pydantic models of every JSON file in the workspace.
 
-Each file carries ``schema_version``; ``manage.py export_schemas`` writes their JSON
-Schema to ``docs/schemas/``. Later features add their models here (dataset, split,
-experiment, evaluation, export) and register them in ``ALL_SCHEMAS``.
+Each file carries ``schema_version``; ``manage.py export_schemas`` writes the JSON
+Schema of every model listed in ``studio.schema_index`` to ``docs/schemas/``. This module
+imports no other schema module, so any schema module may build on ``StrictModel``.
 """
 
 from __future__ import annotations
@@ -91,23 +91,3 @@ class JobEvent(StrictModel):
     type: str
     at: datetime = Field(default_factory=utcnow)
     data: dict[str, Any] = Field(default_factory=dict)
-
-
-def _all_schemas() -> dict[str, type[BaseModel]]:
-    from studio.workspace import dataset_schemas as ds
-
-    return {
-        "workspace": WorkspaceFile,
-        "project": ProjectFile,
-        "job": JobFile,
-        "job_event": JobEvent,
-        "dataset": ds.DatasetFile,
-        "image_record": ds.ImageRecord,
-        "import_report": ds.ImportReport,
-        "experiment": __import__(f"{__package__}.experiment_schemas", fromlist="*").ExperimentFile,
-        "metric_row": __import__(f"{__package__}.experiment_schemas", fromlist="*").MetricRow,
-        "split": __import__("studio.splits.schemas", fromlist=["SplitFile"]).SplitFile,
-    }
-
-
-ALL_SCHEMAS: dict[str, type[BaseModel]] = _all_schemas()

@@ -11,7 +11,9 @@ from tests.conftest import TEST_PASSWORD, screenshot
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_login_is_required_and_wrong_password_is_explained(page: Any, live_server_url: str, user: Any) -> None:
+def test_login_is_required_and_wrong_password_is_explained(
+    page: Any, live_server_url: str, user: Any
+) -> None:
     page.goto(f"{live_server_url}/")
     assert "/login/" in page.url
     page.fill("input[name=username]", user.username)

@@ -75,7 +75,9 @@ def test_sse_requires_auth_and_known_job(live_server_url: str, token: str) -> No
     with pytest.raises(urllib.error.HTTPError) as anon:
         urllib.request.urlopen(f"{live_server_url}/api/jobs/{job.id}/events", timeout=10)
     assert anon.value.code == 401
-    req = urllib.request.Request(f"{live_server_url}/api/jobs/jnope/events", headers={"Authorization": f"Token {token}"})
+    req = urllib.request.Request(
+        f"{live_server_url}/api/jobs/jnope/events", headers={"Authorization": f"Token {token}"}
+    )
     with pytest.raises(urllib.error.HTTPError) as missing:
         urllib.request.urlopen(req, timeout=10)
     assert missing.value.code == 404
@@ -93,7 +95,10 @@ def test_failed_and_cancelled_jobs(start_worker: Any, workspace: Workspace) -> N
 
 
 def test_killing_redis_loses_no_queued_job(
-    redis_server: EmbeddedRedis, redis_client: redis_lib.Redis, start_worker: Any, workspace: Workspace
+    redis_server: EmbeddedRedis,
+    redis_client: redis_lib.Redis,
+    start_worker: Any,
+    workspace: Workspace,
 ) -> None:
     jobs = [services.job_submit("selftest", {"steps": 1, "delay": 0}) for _ in range(5)]
     time.sleep(1.5)  # appendfsync everysec: what was acknowledged a second ago is on disk
@@ -112,9 +117,15 @@ def test_two_workers_share_a_burst_and_each_job_runs_once(
 ) -> None:
     start_worker("a")
     start_worker("b")
-    wait_for(lambda: all(worker_ready(p) for p in (tmp_path / "a-0.log", tmp_path / "b-1.log")), what="workers ready")
+    wait_for(
+        lambda: all(worker_ready(p) for p in (tmp_path / "a-0.log", tmp_path / "b-1.log")),
+        what="workers ready",
+    )
     record = tmp_path / "runs.txt"
-    jobs = [services.job_submit("selftest", {"steps": 1, "delay": 0.1, "record": str(record)}) for _ in range(30)]
+    jobs = [
+        services.job_submit("selftest", {"steps": 1, "delay": 0.1, "record": str(record)})
+        for _ in range(30)
+    ]
     from apps.core.jobs import run_job
 
     for job in jobs[:10]:  # at-least-once delivery: duplicates must not run twice

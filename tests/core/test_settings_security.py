@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_secret_key_is_per_workspace_and_private() -> None:
     key_file = Path(os.environ["STUDIO_WORKSPACE"]) / ".secrets" / "secret_key"
-    assert settings.SECRET_KEY == key_file.read_text().strip()
+    assert key_file.read_text().strip() == settings.SECRET_KEY
     assert len(settings.SECRET_KEY) >= 50
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
 
@@ -61,12 +61,19 @@ def test_profile_shows_and_rotates_token(client: Any, user: Any) -> None:
 
 
 def test_production_settings_pass_check_deploy(tmp_path: Path) -> None:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "studio.settings_production",
-           "STUDIO_WORKSPACE": str(tmp_path / "ws")}  # fmt: skip
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "studio.settings_production",
+        "STUDIO_WORKSPACE": str(tmp_path / "ws"),
+    }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for Playwright in the test process only
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

@@ -21,14 +21,23 @@ pytestmark = pytest.mark.worker
 def test_studio_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
     ws = tmp_path / "fresh"
     port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("STUDIO_REDIS_URL", "STUDIO_DB_PATH", "DJANGO_ALLOW_ASYNC_UNSAFE")}  # fmt: skip
-    env.update(STUDIO_WORKSPACE=str(ws), DJANGO_SETTINGS_MODULE="studio.settings", PYTHONUNBUFFERED="1")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("STUDIO_REDIS_URL", "STUDIO_DB_PATH", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    }
+    env.update(
+        STUDIO_WORKSPACE=str(ws), DJANGO_SETTINGS_MODULE="studio.settings", PYTHONUNBUFFERED="1"
+    )
     log = tmp_path / "studio.log"
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "studio", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 90
         while "Studio is running at" not in log.read_text():

@@ -55,14 +55,20 @@ def test_create_list_get_rename_delete(api: Any, workspace: Workspace) -> None:
 
 def test_duplicate_name_is_409_case_insensitive(api: Any) -> None:
     create(api, "Cats")
-    err = assert_error(api.post("/api/projects/", {"name": "cats", "task": "classification"}, format="json"), 409, "duplicate_name")
+    err = assert_error(
+        api.post("/api/projects/", {"name": "cats", "task": "classification"}, format="json"),
+        409,
+        "duplicate_name",
+    )
     assert "name" in err["details"]
 
 
 def test_rename_to_taken_name_is_409(api: Any) -> None:
     create(api, "A")
     b = create(api, "B")
-    assert_error(api.patch(f"/api/projects/{b['id']}/", {"name": "a"}, format="json"), 409, "duplicate_name")
+    assert_error(
+        api.patch(f"/api/projects/{b['id']}/", {"name": "a"}, format="json"), 409, "duplicate_name"
+    )
 
 
 @pytest.mark.parametrize(
@@ -82,15 +88,22 @@ def test_create_validation_errors(api: Any, payload: dict[str, str], field: str)
 
 def test_unavailable_task_is_refused(api: Any) -> None:
     err = assert_error(
-        api.post("/api/projects/", {"name": "Boxes", "task": "oriented_object_detection"}, format="json"),
-        400, "task_unavailable",
-    )  # fmt: skip
+        api.post(
+            "/api/projects/", {"name": "Boxes", "task": "oriented_object_detection"}, format="json"
+        ),
+        400,
+        "task_unavailable",
+    )
     assert "task" in err["details"]
 
 
 def test_task_cannot_change_and_empty_patch_refused(api: Any) -> None:
     p = create(api)
-    assert_error(api.patch(f"/api/projects/{p['id']}/", {"task": "regression"}, format="json"), 400, "validation_error")
+    assert_error(
+        api.patch(f"/api/projects/{p['id']}/", {"task": "regression"}, format="json"),
+        400,
+        "validation_error",
+    )
     assert_error(api.patch(f"/api/projects/{p['id']}/", {}, format="json"), 400, "validation_error")
 
 
@@ -162,7 +175,9 @@ def test_damaged_project_is_listed_with_reason(api: Any, workspace: Workspace) -
     assert "not valid JSON" in listed[bad["id"]]["damage_reason"]
     detail = api.get(f"/api/projects/{bad['id']}/")
     assert detail.status_code == 200 and detail.json()["damaged"] is True
-    assert_error(api.patch(f"/api/projects/{bad['id']}/", {"name": "Fixed"}, format="json"), 409, "damaged")
+    assert_error(
+        api.patch(f"/api/projects/{bad['id']}/", {"name": "Fixed"}, format="json"), 409, "damaged"
+    )
 
 
 def test_project_edited_on_disk_shows_up(api: Any, workspace: Workspace) -> None:

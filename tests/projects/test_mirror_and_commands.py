@@ -23,7 +23,9 @@ def run(*args: str) -> str:
 def test_rebuild_mirror_gives_identical_lists(api: Any, workspace: Workspace) -> None:
     for name in ("Alpha", "Beta", "Gamma"):
         api.post("/api/projects/", {"name": name, "task": "classification"}, format="json")
-    broken = api.post("/api/projects/", {"name": "Broken", "task": "classification"}, format="json").json()
+    broken = api.post(
+        "/api/projects/", {"name": "Broken", "task": "classification"}, format="json"
+    ).json()
     workspace.project_file(broken["id"]).write_text("[]")
     before = api.get("/api/projects/").json()
     Project.objects.all().delete()  # as if the database file were deleted
@@ -73,7 +75,7 @@ def test_cli_errors_are_sentences(args: tuple[str, ...], message: str) -> None:
 def test_export_schemas_writes_every_schema(tmp_path: Any) -> None:
     import json
 
-    from studio.workspace.schemas import ALL_SCHEMAS
+    from studio.schema_index import ALL_SCHEMAS
 
     run("export_schemas", "--out", str(tmp_path))
     for name in ALL_SCHEMAS:

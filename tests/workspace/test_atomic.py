@@ -42,8 +42,12 @@ def test_files_are_old_or_new_after_sigkill(tmp_path: Path) -> None:
     seen_versions: set[int] = set()
     root = Path(__file__).resolve().parents[2]
     for _round in range(25):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], cwd=root,
-                                stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(root)})  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(tmp_path)],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(root)},
+        )
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == b"ready"
         time.sleep(rng.uniform(0.01, 0.2))

@@ -4,32 +4,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Job',
+            name="Job",
             fields=[
-                ('id', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('kind', models.CharField(db_index=True, max_length=64)),
-                ('project_id', models.CharField(blank=True, db_index=True, default='', max_length=64)),
-                ('status', models.CharField(db_index=True, max_length=16)),
-                ('progress_done', models.IntegerField(default=0)),
-                ('progress_total', models.IntegerField(default=0)),
-                ('message', models.TextField(blank=True, default='')),
-                ('error', models.TextField(blank=True, default='')),
-                ('worker', models.CharField(blank=True, default='', max_length=128)),
-                ('created_at', models.DateTimeField()),
-                ('started_at', models.DateTimeField(null=True)),
-                ('finished_at', models.DateTimeField(null=True)),
-                ('updated_at', models.DateTimeField()),
+                ("id", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("kind", models.CharField(db_index=True, max_length=64)),
+                (
+                    "project_id",
+                    models.CharField(blank=True, db_index=True, default="", max_length=64),
+                ),
+                ("status", models.CharField(db_index=True, max_length=16)),
+                ("progress_done", models.IntegerField(default=0)),
+                ("progress_total", models.IntegerField(default=0)),
+                ("message", models.TextField(blank=True, default="")),
+                ("error", models.TextField(blank=True, default="")),
+                ("worker", models.CharField(blank=True, default="", max_length=128)),
+                ("created_at", models.DateTimeField()),
+                ("started_at", models.DateTimeField(null=True)),
+                ("finished_at", models.DateTimeField(null=True)),
+                ("updated_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
     ]

@@ -4,28 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Project',
+            name="Project",
             fields=[
-                ('id', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('name', models.CharField(db_index=True, max_length=200)),
-                ('task', models.CharField(blank=True, default='', max_length=64)),
-                ('description', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(null=True)),
-                ('updated_at', models.DateTimeField(null=True)),
-                ('damaged', models.BooleanField(default=False)),
-                ('damage_reason', models.TextField(blank=True, default='')),
-                ('json_mtime_ns', models.BigIntegerField(default=0)),
+                ("id", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("name", models.CharField(db_index=True, max_length=200)),
+                ("task", models.CharField(blank=True, default="", max_length=64)),
+                ("description", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(null=True)),
+                ("updated_at", models.DateTimeField(null=True)),
+                ("damaged", models.BooleanField(default=False)),
+                ("damage_reason", models.TextField(blank=True, default="")),
+                ("json_mtime_ns", models.BigIntegerField(default=0)),
             ],
             options={
-                'ordering': ['name', 'id'],
+                "ordering": ["name", "id"],
             },
         ),
     ]

@@ -40,8 +40,12 @@ class TaskInfo:
 TASKS: dict[TaskType, TaskInfo] = {
     info.type: info
     for info in (
-        TaskInfo(TaskType.classification, "Classification", "One label per image.",
-                 "studio.ml.tasks.classification:ClassificationTask"),
+        TaskInfo(
+            TaskType.classification,
+            "Classification",
+            "One label per image.",
+            "studio.ml.tasks.classification:ClassificationTask",
+        ),
         TaskInfo(TaskType.object_detection, "Object detection", "Boxes around objects."),
         TaskInfo(TaskType.semantic_segmentation, "Semantic segmentation", "A class per pixel."),
         TaskInfo(TaskType.instance_segmentation, "Instance segmentation", "A mask per object."),
@@ -49,7 +53,7 @@ TASKS: dict[TaskType, TaskInfo] = {
         TaskInfo(TaskType.regression, "Regression", "One or more numbers per image."),
         TaskInfo(TaskType.oriented_object_detection, "Oriented detection", "Rotated boxes."),
     )
-}  # fmt: skip
+}
 
 
 def task_info(name: str) -> TaskInfo:

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from studio.workspace.schemas import ALL_SCHEMAS
+from studio.schema_index import ALL_SCHEMAS
 
 
 class Command(BaseCommand):
@@ -21,5 +21,7 @@ class Command(BaseCommand):
         out.mkdir(parents=True, exist_ok=True)
         for name, model in ALL_SCHEMAS.items():
             schema = model.model_json_schema()
-            (out / f"{name}.schema.json").write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+            (out / f"{name}.schema.json").write_text(
+                json.dumps(schema, indent=2, sort_keys=True) + "\n"
+            )
         self.stdout.write(self.style.SUCCESS(f"Wrote {len(ALL_SCHEMAS)} schemas to {out}"))

@@ -13,12 +13,13 @@ from types import FrameType
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.core.services import jobs_reconcile
 from apps.core.workspace import ws
+from apps.experiments.services import experiments_reconcile
 from apps.projects.mirror import projects_sync
 from studio.runtime.redis_server import EmbeddedRedis, ping
 from studio.runtime.secrets_store import store_admin_password
@@ -58,25 +59,51 @@ class Command(BaseCommand):
             self._ensure_admin()
             projects_sync(full=True)
             counts = jobs_reconcile()
+            experiments_reconcile()
             if counts["interrupted"] or counts["requeued"]:
-                self.stdout.write(f"Jobs: {counts['interrupted']} interrupted, {counts['requeued']} re-queued.")
-            sup.spawn("worker", python_argv(
-                "manage.py", "rundramatiq", "--processes", str(opts["workers"]),
-                "--threads", str(opts["threads"]), "--worker-shutdown-timeout", "15000",
-            ))  # fmt: skip
-            sup.spawn("web", python_argv(
-                "-m", "daphne", "-b", opts["host"], "-p", str(opts["port"]), "studio.asgi:application",
-            ))  # fmt: skip
+                self.stdout.write(
+                    f"Jobs: {counts['interrupted']} interrupted, {counts['requeued']} re-queued."
+                )
+            sup.spawn(
+                "worker",
+                python_argv(
+                    "manage.py",
+                    "rundramatiq",
+                    "--processes",
+                    str(opts["workers"]),
+                    "--threads",
+                    str(opts["threads"]),
+                    "--worker-shutdown-timeout",
+                    "15000",
+                ),
+            )
+            sup.spawn(
+                "web",
+                python_argv(
+                    "-m",
+                    "daphne",
+                    "-b",
+                    opts["host"],
+                    "-p",
+                    str(opts["port"]),
+                    "studio.asgi:application",
+                ),
+            )
             host = "127.0.0.1" if opts["host"] in ("0.0.0.0", "::") else opts["host"]
-            self.stdout.write(self.style.SUCCESS(f"Studio is running at http://{host}:{opts['port']}/"))
+            self.stdout.write(
+                self.style.SUCCESS(f"Studio is running at http://{host}:{opts['port']}/")
+            )
             self.stdout.write("Press Ctrl-C to stop.")
             next_reconcile = time.monotonic() + RECONCILE_EVERY
             while not stopping:
                 time.sleep(0.5)
                 if (dead := sup.first_exited()) is not None:
-                    raise CommandError(f"The {dead[0]} process exited with code {dead[1]}; stopping Studio.")
+                    raise CommandError(
+                        f"The {dead[0]} process exited with code {dead[1]}; stopping Studio."
+                    )
                 if time.monotonic() >= next_reconcile:
                     jobs_reconcile(requeue=False)
+                    experiments_reconcile()
                     next_reconcile = time.monotonic() + RECONCILE_EVERY
         finally:
             self.stdout.write("Stopping Studio …")
@@ -86,13 +113,16 @@ class Command(BaseCommand):
             self.stdout.write("Stopped.")
 
     def _ensure_admin(self) -> None:
-        users = get_user_model()
-        if users.objects.filter(is_superuser=True).exists():
-            self.stdout.write(f"Log in with your account (first admin password: {ws().secrets_dir / 'admin_password'}).")
+        if User.objects.filter(is_superuser=True).exists():
+            self.stdout.write(
+                f"Log in with your account (first admin password: {ws().secrets_dir / 'admin_password'})."
+            )
             return
         password = secrets.token_urlsafe(12)
-        users.objects.create_superuser("admin", "", password)
+        User.objects.create_superuser("admin", "", password)
         path = store_admin_password(ws(), password)
-        self.stdout.write(self.style.WARNING(
-            f"Created user 'admin' with password: {password}\n(shown once; also stored in {path})"
-        ))  # fmt: skip
+        self.stdout.write(
+            self.style.WARNING(
+                f"Created user 'admin' with password: {password}\n(shown once; also stored in {path})"
+            )
+        )

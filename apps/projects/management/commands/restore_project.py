@@ -2,8 +2,8 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from apps.core.workspace import ws
 from apps.core.commands import StudioCommand
+from apps.core.workspace import ws
 from apps.projects.services import project_restore
 from studio.workspace.project_store import trash_entries
 
@@ -12,7 +12,9 @@ class Command(StudioCommand):
     help = "Restore a project from the trash; without an argument, list the trash."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("entry", nargs="?", help="trash entry name, as printed by delete_project")
+        parser.add_argument(
+            "entry", nargs="?", help="trash entry name, as printed by delete_project"
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         if not opts["entry"]:

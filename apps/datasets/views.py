@@ -1,0 +1,122 @@
+"""The Dataset page (``/projects/<id>/dataset/``): grid, filters, viewer, import, report.
+
+The page and its grid share one URL: an HTMX request targeting ``#grid`` gets
+only the grid partial, so filter/sort/page changes can push the URL and a reload
+shows the same view. The import dialog talks to the JSON API (``POST …/import``)
+and follows the job over SSE (see ``static/studio/dataset.js``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from apps.datasets import conf, selectors
+from apps.datasets.serializers import image_item
+from apps.projects.selectors import project_require
+from studio.datasets.images import THUMB_SIZE
+from studio.datasets.importers import FORMATS
+from studio.datasets.sources import human_bytes
+from studio.errors import StudioError
+
+GRID_PARAMS = ("class", "q", "sort", "page", "split", "subset")
+SUBSETS = ("train", "val", "test", "unassigned")
+PAGE_SIZE = 60
+REPORT_ROWS = 5000
+SORT_CHOICES = [("name", "Name A-Z"), ("-name", "Name Z-A"), ("-date", "Newest first"), ("date", "Oldest first"),
+                ("-size", "Largest first"), ("size", "Smallest first")]  # fmt: skip
+
+
+def _project(project_id: str) -> Any:
+    try:
+        return project_require(project_id)
+    except StudioError as exc:
+        raise Http404(exc.message) from exc
+
+
+def _subset_choices(project_id: str) -> list[tuple[str, str]]:
+    """(``<split id>:<subset>``, label) for the grid's subset filter, one group per split."""
+    from apps.splits.selectors import split_list  # the splits app builds on datasets
+
+    return [
+        (f"{split.id}:{subset}", f"{split.name} · {subset}")
+        for split in split_list(project_id)
+        for subset in SUBSETS
+    ]
+
+
+def _grid_context(project_id: str, request: HttpRequest) -> dict[str, Any]:
+    params = {k: request.GET[k] for k in GRID_PARAMS if request.GET.get(k)}
+    if request.GET.get("in"):  # the grid form sends split and subset as one choice
+        params["split"], _, params["subset"] = request.GET["in"].partition(":")
+    params["page_size"] = str(PAGE_SIZE)
+    context: dict[str, Any] = {"filters": {k: params.get(k, "") for k in GRID_PARAMS}}
+    context["filters"]["in"] = f"{params['split']}:{params['subset']}" if params.get("split") else ""
+    try:
+        page = selectors.image_page(project_id, params)
+    except StudioError as exc:
+        context.update(images=[], grid_error=exc.message, page=None)
+        return context
+    base = reverse("dataset-page", args=[project_id])
+    query = {k: v for k, v in params.items() if k in ("class", "q", "sort", "split", "subset")}
+
+    def url(number: int) -> str:
+        return f"{base}?{urlencode({**query, 'page': number})}"
+
+    context.update(
+        images=[image_item(project_id, row) for row in page.results], page=page, grid_error="",
+        prev_url=url(page.page - 1) if page.page > 1 else "",
+        next_url=url(page.page + 1) if page.page < page.pages else "",
+    )  # fmt: skip
+    return context
+
+
+def dataset_page(request: HttpRequest, project_id: str) -> HttpResponse:
+    project = _project(project_id)
+    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "grid":
+        return render(
+            request,
+            "datasets/_grid.html",
+            {"project": project, **_grid_context(project_id, request)},
+        )
+    dataset = selectors.dataset_get(project_id)
+    counts = selectors.class_counts(project_id)
+    classes = [
+        {"id": c.id, "name": c.name, "color": c.color, "count": counts.get(c.id, 0)}
+        for c in dataset.classes
+    ]
+    imports = selectors.import_list(project_id)
+    context = {
+        "project": project, "section": "dataset", "classes": classes,
+        "image_count": sum(counts.values()), "unlabelled": counts.get(None, 0),
+        "target_names": dataset.target_names, "imports": imports[:20],
+        "formats": list(FORMATS.values()), "sort_choices": SORT_CHOICES, "thumb_size": THUMB_SIZE,
+        "chart_height": min(600, max(120, 26 * len(classes) + 40)),
+        "max_upload": human_bytes(conf.zip_caps().max_upload_bytes),
+        "chart": {"ids": [c["id"] for c in classes], "labels": [c["name"] for c in classes], "counts": [c["count"] for c in classes],
+                  "colors": [c["color"] for c in classes]},
+        "subset_choices": _subset_choices(project_id),
+        **_grid_context(project_id, request),
+    }  # fmt: skip
+    return render(request, "datasets/page.html", context)
+
+
+def import_report(request: HttpRequest, project_id: str, import_id: str) -> HttpResponse:
+    """The report partial shown after an import and in the import history."""
+    _project(project_id)
+    try:
+        selectors.import_list(project_id)  # marks a report whose job already ended
+        report = selectors.import_report(project_id, import_id)
+    except StudioError as exc:
+        raise Http404(exc.message) from exc
+    errors = [i for i in report.issues if i.severity == "error"]
+    warnings = [i for i in report.issues if i.severity == "warning"]
+    return render(request, "datasets/_report.html", {
+        "project_id": project_id, "report": report, "issues": report.issues[:REPORT_ROWS],
+        "more": max(0, len(report.issues) - REPORT_ROWS), "error_count": len(errors),
+        "warning_count": len(warnings),
+    })  # fmt: skip

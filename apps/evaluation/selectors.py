@@ -1,0 +1,199 @@
+"""Evaluation reads: status + aggregate from the JSON, per-image results from the mirror.
+
+Every read first brings the mirror in line with disk (cheap: two ``stat`` calls) and marks
+an evaluation whose job died (see ``services.evaluation_reconcile``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+from apps.core.workspace import ws
+from apps.evaluation import services
+from apps.evaluation.mirror import mirror_evaluation
+from apps.evaluation.models import EvalResult, Evaluation
+from apps.projects.selectors import project_require
+from studio.errors import Conflict, StudioError, ValidationFailed
+from studio.ml import evaluate as core
+from studio.splits.schemas import SUBSETS
+from studio.workspace.evaluation_schemas import (
+    EvaluationAggregate,
+    EvaluationRecord,
+    EvaluationStatus,
+)
+from studio.workspace.experiment_schemas import ExperimentFile, ExperimentStatus
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+RESULT_PARAMS = {"page", "page_size", "subset", "correct", "true_class", "pred_class", "sort"}
+SORTS = {"confidence": ("confidence", "position"), "-confidence": ("-confidence", "position")}
+_BOOL = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+_ENDED = (ExperimentStatus.completed, ExperimentStatus.stopped, ExperimentStatus.failed,
+          ExperimentStatus.interrupted)  # fmt: skip
+
+
+def experiment_require(project_id: str, experiment_id: str) -> ExperimentFile:
+    project_require(project_id)
+    return core.read_experiment(ws(), project_id, experiment_id)
+
+
+@dataclass(frozen=True)
+class EvaluationState:
+    experiment: ExperimentFile
+    record: EvaluationRecord | None
+    aggregate: EvaluationAggregate | None
+
+
+def evaluation_state(project_id: str, experiment_id: str) -> EvaluationState:
+    """The experiment, its evaluation record (None if never evaluated) and, once completed,
+    the aggregate. 404 for an unknown project or experiment, 409 for damaged files."""
+    experiment = experiment_require(project_id, experiment_id)
+    record = services.evaluation_reconcile(project_id, experiment_id)
+    mirror_evaluation(project_id, experiment_id)
+    aggregate = None
+    if record is not None and record.status == EvaluationStatus.completed:
+        aggregate = core.read_aggregate(core.evaluation_paths(ws(), project_id, experiment_id))
+    return EvaluationState(experiment, record, aggregate)
+
+
+def checkpoint_list(project_id: str, experiment_id: str) -> list[core.CheckpointInfo]:
+    experiment = experiment_require(project_id, experiment_id)
+    return core.list_checkpoints(core.evaluation_paths(ws(), project_id, experiment_id), experiment)
+
+
+@dataclass(frozen=True)
+class ExperimentCard:
+    experiment: ExperimentFile
+    checkpoints: int
+    evaluation: Evaluation | None
+
+
+def evaluable_experiments(project_id: str) -> list[ExperimentCard]:
+    """Experiments whose training ended and that have a checkpoint, newest first."""
+    project_require(project_id)
+    cards = []
+    for experiment_id in core.experiment_ids(ws(), project_id):
+        try:
+            experiment = core.read_experiment(ws(), project_id, experiment_id)
+        except StudioError:  # damaged: the Training page reports it
+            continue
+        paths = core.evaluation_paths(ws(), project_id, experiment_id)
+        found = len(core.list_checkpoints(paths, experiment))
+        if experiment.status not in _ENDED or not found:
+            continue
+        row = None
+        with contextlib.suppress(StudioError):
+            services.evaluation_reconcile(project_id, experiment_id)
+            row = mirror_evaluation(project_id, experiment_id)
+        cards.append(ExperimentCard(experiment, found, row))
+    return sorted(cards, key=lambda c: (c.experiment.created_at, c.experiment.id), reverse=True)
+
+
+# ----------------------------------------------------------------- per-image results
+
+
+@dataclass
+class ResultPage:
+    results: list[EvalResult]
+    count: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.count / self.page_size))
+
+
+def _int(params: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
+    raw = params.get(key)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise ValidationFailed(
+            f"{key} must be a whole number", details={key: ["A whole number."]}
+        ) from None
+    if not low <= value <= high:
+        raise ValidationFailed(f"{key} must be between {low} and {high}",
+                               details={key: [f"{low}-{high}."]})  # fmt: skip
+    return value
+
+
+def _class(aggregate: EvaluationAggregate, key: str, value: str) -> int:
+    """A class filter value: a class id, or a class name of the evaluated model (a whole
+    number is read as an id first, so ids stay unambiguous when class names are numbers)."""
+    names = dict(zip(aggregate.class_names, aggregate.class_ids, strict=True))
+    if value.lstrip("-").isdigit() and int(value) in aggregate.class_ids:
+        return int(value)
+    if value in names:
+        return names[value]
+    raise ValidationFailed(f"No class {value!r} in this evaluation", code="unknown_class",
+                           details={key: [f"Use a class id or name of: {', '.join(names)}"]})  # fmt: skip
+
+
+def results_queryset(
+    project_id: str, experiment_id: str, params: Mapping[str, str]
+) -> QuerySet[EvalResult]:
+    """Filtered and ordered results (409 ``not_evaluated`` before a completed evaluation).
+
+    Filters: ``subset``, ``correct`` (true/false), ``true_class``, ``pred_class`` (id or
+    name; both together = one confusion-matrix cell). ``sort``: ``confidence`` or
+    ``-confidence`` (default: evaluation order). Unknown parameters are a 400.
+    """
+    unknown = sorted(set(params) - RESULT_PARAMS)
+    if unknown:
+        raise ValidationFailed(f"Unknown parameter {unknown[0]!r}", code="unknown_parameter",
+                               details={p: ["Not a filter of this list."] for p in unknown})  # fmt: skip
+    state = evaluation_state(project_id, experiment_id)
+    if state.aggregate is None:
+        status = state.record.status.value if state.record else "not evaluated"
+        raise Conflict(f"This experiment has no evaluation results ({status})",
+                       code="not_evaluated")  # fmt: skip
+    qs = EvalResult.objects.filter(project_id=project_id, experiment_id=experiment_id)
+    subset = params.get("subset", "")
+    if subset:
+        if subset not in SUBSETS:
+            raise ValidationFailed(f"Unknown subset {subset!r}: use train, val or test",
+                                   details={"subset": ["train, val or test"]})  # fmt: skip
+        qs = qs.filter(subset=subset)
+    correct = params.get("correct", "")
+    if correct:
+        if correct.lower() not in _BOOL:
+            raise ValidationFailed("correct must be true or false",
+                                   details={"correct": ["true or false"]})  # fmt: skip
+        qs = qs.filter(correct=_BOOL[correct.lower()])
+    for key, column in (("true_class", "true_class"), ("pred_class", "pred_class")):
+        if params.get(key, ""):
+            qs = qs.filter(**{column: _class(state.aggregate, key, params[key])})
+    sort = params.get("sort", "")
+    if sort and sort not in SORTS:
+        raise ValidationFailed(f"Unknown sort {sort!r}: use confidence or -confidence",
+                               details={"sort": list(SORTS)})  # fmt: skip
+    return qs.order_by(*SORTS.get(sort, ("position",)))
+
+
+def result_page(project_id: str, experiment_id: str, params: Mapping[str, str]) -> ResultPage:
+    qs = results_queryset(project_id, experiment_id, params)
+    page_size = _int(params, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    page = _int(params, "page", 1, 1, 10**9)
+    count = qs.count()
+    start = (page - 1) * page_size
+    return ResultPage(list(qs[start : start + page_size]), count, page, page_size)
+
+
+def result_payload(project_id: str, row: EvalResult) -> dict[str, Any]:
+    base = f"/api/datasets/{project_id}/images/{row.image_id}"
+    return {
+        "image_id": row.image_id, "file_name": row.file_name, "subset": row.subset,
+        "true_class_id": row.true_class, "true_class": row.true_name,
+        "pred_class_id": row.pred_class, "pred_class": row.pred_name,
+        "confidence": row.confidence, "correct": row.correct, "top_k": row.top_k,
+        "thumbnail_url": f"{base}/thumbnail", "image_url": f"{base}/file",
+    }  # fmt: skip

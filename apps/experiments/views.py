@@ -1,0 +1,82 @@
+"""The Training page (Alpine + Chart.js over the experiments API and its SSE stream).
+
+``/projects/<pid>/training/`` lists the experiments; ``?exp=<id>`` shows one run (status,
+progress with ETA, live curves, start/stop/resume); ``?new=1`` (or no experiment yet) shows
+the configuration form built from ``Task.describe()``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from apps.core.workspace import ws
+from apps.experiments import selectors
+from apps.experiments.serializers import detail_payload
+from apps.projects import selectors as project_selectors
+from apps.splits import selectors as split_selectors
+from studio.datasets import store as dataset_store
+from studio.errors import StudioError
+from studio.ml.tasks.registry import load_task, task_info
+
+log = logging.getLogger(__name__)
+# Shown first in the form; every other hyperparameter goes under "Advanced".
+MAIN_FIELDS = ["epochs", "batch_size", "lr", "image_size", "optimizer", "scheduler"]
+
+
+def _describe(task: str) -> tuple[dict[str, Any] | None, str]:
+    """The task's form description, or None and why training is not possible."""
+    info = task_info(task)
+    if not info.available:
+        return None, f"Training for {info.label} is not available in this version yet."
+    try:
+        return load_task(task).describe(), ""
+    except StudioError as exc:
+        return None, exc.message
+
+
+def training_page(request: HttpRequest, project_id: str) -> HttpResponse:
+    try:
+        project = project_selectors.project_require(project_id)
+        experiments = list(selectors.experiment_list(project_id))
+        splits = [s for s in split_selectors.split_list(project_id) if not s.damaged]
+    except StudioError as exc:
+        raise Http404(exc.message) from exc
+    try:
+        image_count = dataset_store.load_dataset(ws(), project_id).image_count
+    except StudioError:
+        image_count = 0
+    describe, unavailable = _describe(project.task)
+    split_names = {s.id: s.name for s in splits}
+    ctx: dict[str, Any] = {
+        "project": project, "section": "training", "experiments": experiments,
+        "splits": splits, "split_names": split_names, "image_count": image_count,
+        "unavailable": unavailable, "selected": None, "select_error": "",
+        "form": None,
+    }  # fmt: skip
+    wanted = request.GET.get("exp", "")
+    if not wanted and not request.GET.get("new") and experiments:
+        wanted = experiments[0].id
+    if wanted:
+        try:
+            exp = selectors.experiment_get(project_id, wanted)
+        except StudioError as exc:
+            ctx["select_error"] = exc.message
+        else:
+            payload = detail_payload(exp)
+            payload["split_name"] = split_names.get(exp.split_id or "", exp.split_id or "")
+            payload["created_label"] = exp.created_at.strftime("%Y-%m-%d %H:%M UTC")
+            ctx["selected"] = payload
+    if ctx["selected"] is None and describe is not None:
+        ctx["form"] = {
+            "describe": describe,
+            "main": MAIN_FIELDS,
+            "splits": [{"id": s.id, "name": s.name, "train": s.train_count, "val": s.val_count,
+                        "test": s.test_count} for s in splits],
+        }  # fmt: skip
+    for row in experiments:
+        row.split_name = split_names.get(row.split_id, row.split_id)  # type: ignore[attr-defined]
+    return render(request, "experiments/page.html", ctx)

@@ -1,0 +1,33 @@
+"""Fixtures of the experiment tests: offline weights cache, a digits project with a split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from studio.workspace.paths import Workspace
+from tests.experiments.helpers import digits_project
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No network, an empty weights cache (workers inherit the environment)."""
+    home = tmp_path / "torch-home"
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    monkeypatch.setenv("STUDIO_OFFLINE", "1")
+    return home
+
+
+@pytest.fixture
+def digits(workspace: Workspace, db: Any) -> tuple[str, str]:
+    """(project id, split id) of an 80-image digits project."""
+    return digits_project(workspace)
+
+
+@pytest.fixture
+def token(user: Any) -> str:
+    from rest_framework.authtoken.models import Token
+
+    return str(Token.objects.create(user=user).key)

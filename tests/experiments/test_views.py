@@ -1,0 +1,78 @@
+"""The Training page rendered by Django (empty states, form data, run panel)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from apps.experiments import services
+from studio.workspace.paths import Workspace
+from tests.experiments.helpers import FAST_CONFIG
+from tests.splits.helpers import labelled, make_project, write_dataset
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client(user: Any) -> Client:
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+def page(client: Client, pid: str, query: str = "") -> str:
+    response = client.get(f"/projects/{pid}/training/{query}")
+    assert response.status_code == 200, response.content[:500]
+    return response.content.decode()
+
+
+def json_script(html: str, element_id: str) -> Any:
+    match = re.search(
+        rf'<script id="{element_id}" type="application/json">(.*?)</script>', html, re.S
+    )
+    assert match, element_id
+    return json.loads(match.group(1))
+
+
+def test_empty_states_point_to_dataset_and_splits(client: Client, workspace: Workspace) -> None:
+    from apps.projects.mirror import projects_sync
+
+    pid = make_project(workspace)
+    projects_sync()
+    html = page(client, pid)
+    assert 'data-testid="training-empty"' in html and f"/projects/{pid}/dataset/" in html
+    write_dataset(workspace, pid, labelled([0, 1, 2, 0]))
+    html = page(client, pid)
+    assert "No split yet" in html and f"/projects/{pid}/splits/" in html
+    assert client.get("/projects/pnope/training/").status_code == 404
+
+
+def test_form_carries_models_defaults_and_splits(client: Client, digits: tuple[str, str]) -> None:
+    pid, sid = digits
+    html = page(client, pid)
+    assert 'data-testid="training-form"' in html and 'class="project-nav"' in html
+    data = json_script(html, "training-form-data")
+    assert [s["id"] for s in data["splits"]] == [sid]
+    models = {m["key"]: m for m in data["describe"]["models"]}
+    assert (
+        models["resnet18"]["parameters"] > 1e6
+        and models["resnet18"]["pretrained_available"] is False
+    )
+    fields = {f["name"]: f for f in data["describe"]["hyperparameters"]}
+    assert fields["epochs"]["help"] and set(data["main"]) <= set(fields)
+    assert "not on this machine" in html  # the offline note for pretrained weights
+
+
+def test_run_panel_shows_an_experiment(client: Client, digits: tuple[str, str]) -> None:
+    pid, sid = digits
+    exp = services.experiment_create(pid, sid, FAST_CONFIG, "Panel")
+    html = page(client, pid)  # the newest experiment is selected by default
+    data = json_script(html, "experiment-data")
+    assert data["id"] == exp.id and data["status"] == "draft" and data["split_name"] == "Main"
+    assert 'data-testid="btn-start"' in html and 'data-testid="experiment-item"' in html
+    assert 'data-testid="training-form"' in page(client, pid, "?new=1")
+    assert "No experiment" in page(client, pid, "?exp=enope")

@@ -1,0 +1,89 @@
+"""Fixtures for the framework-free ML core: no Django workspace, no Redis, digits on disk."""
+
+from __future__ import annotations
+
+import os
+
+# Sleep, don't spin, when PyTorch's OpenMP threads wait: on a small shared machine spinning
+# threads of parallel test processes starve each other (a 2-epoch run went from 9 s to
+# 100 s). Only effective if torch is not imported yet, hence before the imports below.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from studio.ml.data import Sample
+from studio.workspace.dataset_schemas import DatasetFile
+from tests.ml.digits import make_digits
+
+
+@pytest.fixture(autouse=True)
+def workspace(tmp_path: Path) -> Path:
+    """Overrides the suite-wide workspace fixture: the ML core needs no Redis or Django."""
+    return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Never touch the network or the real weights cache: an empty TORCH_HOME per test."""
+    home = tmp_path / "torch-home"
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    monkeypatch.setenv("STUDIO_OFFLINE", "1")
+    return home
+
+
+@pytest.fixture(scope="session")
+def digits_small(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Sample], DatasetFile]:
+    """300 digits as 32 px PNGs (240 train / 30 val / 30 test)."""
+    return make_digits(tmp_path_factory.mktemp("digits-small"), limit=300)
+
+
+@pytest.fixture(scope="session")
+def digits_tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Sample], DatasetFile]:
+    """120 digits as 32 px PNGs (96 train / 12 val / 12 test): for end-to-end runs."""
+    return make_digits(tmp_path_factory.mktemp("digits-tiny"), limit=120)
+
+
+@pytest.fixture(scope="session")
+def digits_full(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Sample], DatasetFile]:
+    """All 1797 digits as 32 px PNGs, split 80/10/10."""
+    return make_digits(tmp_path_factory.mktemp("digits-full"))
+
+
+class EventLog:
+    """Collects ``on_event`` calls."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, kind: str, data: dict[str, Any]) -> None:
+        self.events.append((kind, data))
+
+    def types(self) -> list[str]:
+        return [kind for kind, _ in self.events]
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [data for k, data in self.events if k == kind]
+
+
+@pytest.fixture
+def event_log() -> EventLog:
+    return EventLog()
+
+
+def never() -> bool:
+    return False
+
+
+def stop_after(batches: int) -> Callable[[], bool]:
+    """A ``should_stop`` that turns true once it has been asked ``batches`` times."""
+    calls = [0]
+
+    def should_stop() -> bool:
+        calls[0] += 1
+        return calls[0] >= batches
+
+    return should_stop
