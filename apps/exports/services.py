@@ -154,7 +154,11 @@ def predict_image(
     if export is not None:
         path = store.model_path(ws(), export)
         predictor = predict_core.export_predictor(path, path.parent, export.format, export.sha256)
-        used = {"source": "onnx", "export_id": export.id, "checkpoint": export.checkpoint}
+        used: dict[str, Any] = {
+            "source": "onnx",
+            "export_id": export.id,
+            "checkpoint": export.checkpoint,
+        }
     else:
         names = store.checkpoints(ws(), project_id, experiment_id)
         name = "best.ckpt" if "best.ckpt" in names else "last.ckpt"

@@ -93,7 +93,7 @@ class TrainingConfig(_Config):
     optimizer: Optimizer = Field(
         "adamw", description="AdamW is a safe default; SGD can edge it out with tuning."
     )
-    lr: float = Field(2e-3, gt=0, le=10, description="Peak learning rate.")
+    lr: float = Field(1e-3, gt=0, le=10, description="Peak learning rate.")
     weight_decay: float = Field(
         0.05, ge=0, le=1, description="L2 penalty on weights (not on biases or norms)."
     )

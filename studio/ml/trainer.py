@@ -163,9 +163,11 @@ class StudioCheckpoint(Checkpoint):
         self.best_epoch = state_dict.get("best_epoch")
 
     def _improved(self, score: float) -> bool:
+        # Ties go to the later epoch: small validation sets tie often, and the later model
+        # has trained longer at a lower learning rate.
         if self.best_score is None:
             return True
-        return score > self.best_score if self.mode == "max" else score < self.best_score
+        return score >= self.best_score if self.mode == "max" else score <= self.best_score
 
     def _write(self, trainer: pl.Trainer, name: str, info: dict[str, Any]) -> Path:
         self.dirpath.mkdir(parents=True, exist_ok=True)

@@ -99,7 +99,7 @@ class ExportFile(_Strict):
     input_shape: list[int | str] = Field(default_factory=list)  # ["batch", 3, 224, 224]
     file: str | None = None  # file name inside the export folder
     download_name: str | None = None  # suggested name for downloads
-    size: int | None = Field(None, ge=0)  # bytes
+    size: int | None = Field(default=None, ge=0)  # bytes
     sha256: str | None = None
     validation: Validation | None = None
     timings: ExportTimings = Field(default_factory=ExportTimings)

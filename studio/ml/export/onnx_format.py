@@ -59,7 +59,7 @@ def _export_legacy(model: nn.Module, example: torch.Tensor, opset: int) -> onnx.
         torch.onnx.export(
             model,
             (example,),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # file objects work with dynamo=False
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
             opset_version=opset,

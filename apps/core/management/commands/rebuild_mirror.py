@@ -10,6 +10,7 @@ from apps.core.services import jobs_reconcile
 from apps.datasets.mirror import mirror_rebuild as datasets_mirror_rebuild
 from apps.evaluation.services import mirror_rebuild as evaluation_mirror_rebuild
 from apps.experiments.services import mirror_rebuild as experiments_mirror_rebuild
+from apps.exports.services import mirror_rebuild as exports_mirror_rebuild
 from apps.projects.services import mirror_rebuild
 from apps.splits.services import mirror_rebuild as splits_mirror_rebuild
 
@@ -26,6 +27,7 @@ class Command(BaseCommand):
             splits = splits_mirror_rebuild()
             experiments = experiments_mirror_rebuild()
             evaluation_mirror_rebuild()
+            exports_mirror_rebuild()
             Job.objects.all().delete()
             jobs = jobs_reconcile(requeue=False)["mirrored"]
         self.stdout.write(
