@@ -21,6 +21,12 @@ from studio.runtime.redis_server import EmbeddedRedis
 from studio.workspace.paths import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "accuracy: end-to-end accuracy target (minutes of training; make test-accuracy)"
+    )
 TEST_PASSWORD = "correct-horse-battery"
 
 

@@ -15,6 +15,7 @@ from tests.ml.digits import checkpoint_accuracy
 
 
 @pytest.mark.slow
+@pytest.mark.accuracy
 @pytest.mark.timeout(1800)  # ~5 min on 2 idle cores; far longer when the CPUs are shared
 def test_resnet18_from_scratch_reaches_97_percent_on_digits(
     tmp_path: Path, digits_full: tuple[list[Sample], DatasetFile]
