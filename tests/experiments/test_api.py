@@ -35,7 +35,11 @@ def test_create_list_get_metrics_delete(
     pid, sid = digits
     exp = create(api, pid, sid, name="  Baseline   one ")
     assert exp["name"] == "Baseline one" and exp["status"] == "draft" and exp["split_id"] == sid
-    assert exp["config"]["model"] == "resnet18" and exp["config"]["lr"] == 2e-3  # task default
+    from studio.ml.hparams import TrainingConfig
+    from studio.ml.tasks.registry import load_task
+
+    task_lr = load_task("classification").default_hparams().get("lr", TrainingConfig().lr)
+    assert exp["config"]["model"] == "resnet18" and exp["config"]["lr"] == task_lr  # task default
     assert exp["config"]["augment"]["random_resized_crop"] is False
     assert exp["events_url"] == f"/api/experiments/{pid}/{exp['id']}/events"
     assert exp["jobs"] == [] and exp["job"] is None and exp["resumable"] is False
