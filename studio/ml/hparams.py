@@ -47,96 +47,101 @@ class _Config(BaseModel):
 class Augmentations(_Config):
     """Random changes applied to training images only (validation/test images are not touched)."""
 
-    hflip: bool = Field(True, description="Randomly mirror images left-right.")
+    hflip: bool = Field(default=True, description="Randomly mirror images left-right.")
     vflip: bool = Field(
-        False, description="Randomly flip images upside down (aerial, microscopy, textures)."
+        default=False,
+        description="Randomly flip images upside down (aerial, microscopy, textures).",
     )
     rotation: float = Field(
-        0.0, ge=0, le=180, description="Rotate by a random angle up to this many degrees."
+        default=0.0, ge=0, le=180, description="Rotate by a random angle up to this many degrees."
     )
     color_jitter: float = Field(
-        0.0,
+        default=0.0,
         ge=0,
         le=1,
         description="Strength of random brightness, contrast and saturation changes (0 = off).",
     )
     random_resized_crop: bool = Field(
-        True, description="Train on random crops of the image, resized back to image size."
+        default=True, description="Train on random crops of the image, resized back to image size."
     )
     # Mild by default: a hard crop (0.08-0.5) can cut away what defines the class when the
     # object fills the frame; on digits 0.5 cost 3 points of test accuracy after 10 epochs.
     crop_min_scale: float = Field(
-        0.75,
+        default=0.75,
         ge=0.05,
         le=1,
         description="Smallest crop, as a fraction of the image area, for random resized crops.",
     )
     grayscale: float = Field(
-        0.0, ge=0, le=1, description="Probability of turning an image grey (0 = off)."
+        default=0.0, ge=0, le=1, description="Probability of turning an image grey (0 = off)."
     )
     random_erasing: float = Field(
-        0.0, ge=0, le=1, description="Probability of blanking a random rectangle (0 = off)."
+        default=0.0, ge=0, le=1, description="Probability of blanking a random rectangle (0 = off)."
     )
 
 
 class TrainingConfig(_Config):
     """Every knob of one training run. Stored as a dict in ``experiment.json``."""
 
-    model: str = Field("resnet18", description="Architecture to train (see the model list).")
+    model: str = Field(
+        default="resnet18", description="Architecture to train (see the model list)."
+    )
     pretrained: bool = Field(
-        False,
+        default=False,
         description="Start from ImageNet weights (needs the weights file on this machine).",
     )
     freeze_backbone: bool = Field(
-        False, description="Train only the new output layer; fast, for small datasets."
+        default=False, description="Train only the new output layer; fast, for small datasets."
     )
     optimizer: Optimizer = Field(
-        "adamw", description="AdamW is a safe default; SGD can edge it out with tuning."
+        default="adamw", description="AdamW is a safe default; SGD can edge it out with tuning."
     )
-    lr: float = Field(1e-3, gt=0, le=10, description="Peak learning rate.")
+    lr: float = Field(default=1e-3, gt=0, le=10, description="Peak learning rate.")
     weight_decay: float = Field(
-        0.05, ge=0, le=1, description="L2 penalty on weights (not on biases or norms)."
+        default=0.05, ge=0, le=1, description="L2 penalty on weights (not on biases or norms)."
     )
-    momentum: float = Field(0.9, ge=0, lt=1, description="Momentum (SGD only).")
+    momentum: float = Field(default=0.9, ge=0, lt=1, description="Momentum (SGD only).")
     scheduler: Scheduler = Field(
-        "cosine", description="How the learning rate changes after warm-up."
+        default="cosine", description="How the learning rate changes after warm-up."
     )
     warmup_epochs: float = Field(
-        1.0,
+        default=1.0,
         ge=0,
         le=100,
         description="Epochs of linear learning-rate warm-up from near zero (at most half the run).",
     )
     step_size: int = Field(
-        10, ge=1, le=1000, description="Step scheduler: epochs between learning-rate drops."
+        default=10, ge=1, le=1000, description="Step scheduler: epochs between learning-rate drops."
     )
     step_gamma: float = Field(
-        0.1, gt=0, le=1, description="Step scheduler: factor applied at each drop."
+        default=0.1, gt=0, le=1, description="Step scheduler: factor applied at each drop."
     )
-    epochs: int = Field(30, ge=1, le=1000, description="Passes over the training images.")
-    batch_size: int = Field(32, ge=1, le=1024, description="Images per training step.")
+    epochs: int = Field(default=30, ge=1, le=1000, description="Passes over the training images.")
+    batch_size: int = Field(default=32, ge=1, le=1024, description="Images per training step.")
     image_size: int = Field(
-        224, ge=16, le=2048, description="Images are resized to this square size (pixels)."
+        default=224, ge=16, le=2048, description="Images are resized to this square size (pixels)."
     )
     early_stopping_patience: int = Field(
-        0,
+        default=0,
         ge=0,
         le=1000,
         description="Stop after this many epochs without improvement (0 = never stop early).",
     )
-    seed: int = Field(42, ge=0, le=2**32 - 1, description="Random seed; same seed, same run.")
+    seed: int = Field(
+        default=42, ge=0, le=2**32 - 1, description="Random seed; same seed, same run."
+    )
     precision: Precision = Field(
-        "32",
+        default="32",
         description="32 = full precision; 16-mixed needs a CUDA GPU; bf16-mixed needs support.",
     )
     num_workers: int = Field(
-        0, ge=0, le=64, description="Background processes that prepare batches (0 = none)."
+        default=0, ge=0, le=64, description="Background processes that prepare batches (0 = none)."
     )
     label_smoothing: float = Field(
-        0.0, ge=0, lt=1, description="Soften one-hot targets; 0.1 often helps (0 = off)."
+        default=0.0, ge=0, lt=1, description="Soften one-hot targets; 0.1 often helps (0 = off)."
     )
     class_weights: ClassWeights = Field(
-        "none", description="balanced = weigh rare classes up by inverse frequency."
+        default="none", description="balanced = weigh rare classes up by inverse frequency."
     )
     augment: Augmentations = Field(
         default_factory=lambda: Augmentations.model_validate({}),

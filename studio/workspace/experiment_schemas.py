@@ -59,7 +59,7 @@ class ExperimentFile(StrictModel):
     finished_at: datetime | None = None
     heartbeat_at: datetime | None = None
     lease_owner: str | None = None  # worker id holding the run; None when not running
-    epochs_done: int = Field(0, ge=0)
+    epochs_done: int = Field(default=0, ge=0)
     best_checkpoint: str | None = None  # relative to the experiment folder
     last_checkpoint: str | None = None
     best_metric: MetricValue | None = None

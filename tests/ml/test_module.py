@@ -60,7 +60,8 @@ def test_trainer_refuses_precision_the_device_cannot_run(tmp_path: Path) -> None
 
 def test_trainer_is_quiet_single_device(tmp_path: Path) -> None:
     precision = "bf16-mixed" if precision_problem("bf16-mixed") is None else "32"
-    trainer = build_trainer(TrainingConfig(precision=precision), tmp_path, [])  # type: ignore[arg-type]
+    config = TrainingConfig.model_validate({"precision": precision})
+    trainer = build_trainer(config, tmp_path, [])
     assert trainer.max_epochs == 30
     assert trainer.logger is None and not trainer.progress_bar_callback
     assert trainer.num_devices == 1
