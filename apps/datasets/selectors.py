@@ -22,6 +22,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from apps.core.models import Job
+from apps.core.pagination import Page, int_param
 from apps.core.workspace import ws
 from apps.datasets.mirror import dataset_sync
 from apps.datasets.models import Image, Import
@@ -125,33 +126,8 @@ def import_reports(
     return out
 
 
-@dataclass
-class ImagePage:
-    results: list[dict[str, Any]]
-    count: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.count / self.page_size))
-
-
-def _int(params: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
-    raw = params.get(key)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(str(raw))
-    except ValueError:
-        raise ValidationFailed(
-            f"{key} must be a whole number", details={key: ["A whole number."]}
-        ) from None
-    if not low <= value <= high:
-        raise ValidationFailed(
-            f"{key} must be between {low} and {high}", details={key: [f"{low}-{high}."]}
-        )
-    return value
+ImagePage = Page  # one page of results; see apps.core.pagination
+_int = int_param
 
 
 def resolve_class(dataset: DatasetFile, value: str) -> int | None:

@@ -7,13 +7,13 @@ an evaluation whose job died (see ``services.evaluation_reconcile``).
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
 
+from apps.core.pagination import Page, int_param
 from apps.core.workspace import ws
 from apps.evaluation import services
 from apps.evaluation.mirror import mirror_evaluation
@@ -98,32 +98,8 @@ def evaluable_experiments(project_id: str) -> list[ExperimentCard]:
 # ----------------------------------------------------------------- per-image results
 
 
-@dataclass
-class ResultPage:
-    results: list[EvalResult]
-    count: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.count / self.page_size))
-
-
-def _int(params: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
-    raw = params.get(key)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(str(raw))
-    except ValueError:
-        raise ValidationFailed(
-            f"{key} must be a whole number", details={key: ["A whole number."]}
-        ) from None
-    if not low <= value <= high:
-        raise ValidationFailed(f"{key} must be between {low} and {high}",
-                               details={key: [f"{low}-{high}."]})  # fmt: skip
-    return value
+ResultPage = Page  # one page of results; see apps.core.pagination
+_int = int_param
 
 
 def _class(aggregate: EvaluationAggregate, key: str, value: str) -> int:
