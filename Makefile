@@ -9,18 +9,25 @@ PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: install deps vendor run test test-accuracy test-fast lint format bench schemas clean
+.PHONY: install deps deps-hash vendor run test test-accuracy test-fast lint format bench schemas clean
 
 install: deps vendor
 
+# The venv is keyed by the dependency list only: editing tool settings in pyproject.toml
+# must not rebuild a 6 GB venv.
+REQUIREMENTS = $(PYTHON) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\\n'.join(p['dependencies'] + p['optional-dependencies']['dev']))"
+
+deps-hash:
+	@$(REQUIREMENTS) | sha256sum | cut -c1-64
+
 deps:
-	@want=$$(sha256sum pyproject.toml | cut -c1-64); \
+	@want=$$($(REQUIREMENTS) | sha256sum | cut -c1-64); \
 	have=$$(cat $(VENV)/.studio-deps 2>/dev/null || true); \
 	if [ "$$want" != "$$have" ]; then \
 	  echo "Installing Python dependencies into $(VENV) (first time: a few minutes) …"; \
 	  [ -x $(PY) ] || $(PYTHON) -m venv $(VENV); \
 	  $(PY) -m pip install -q --upgrade pip; \
-	  $(PY) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['dev']))" > $(VENV)/requirements.txt; \
+	  $(REQUIREMENTS) > $(VENV)/requirements.txt; \
 	  $(PY) -m pip install -q -r $(VENV)/requirements.txt && echo "$$want" > $(VENV)/.studio-deps; \
 	fi
 

@@ -25,6 +25,7 @@ from studio.workspace import project_store
 from studio.workspace.experiment_schemas import ExperimentFile, ExperimentStatus, MetricValue
 from studio.workspace.jsonio import write_json_atomic
 from studio.workspace.paths import Workspace
+from tests.files import copy_tree
 
 NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 EXPERIMENT_ID = "e1digits"
@@ -103,9 +104,7 @@ def build_template(root: Path, *, limit: int = 150, epochs: int = 2) -> Template
 
 def install(template: Template, ws: Workspace) -> None:
     """Copy the template project into ``ws`` (same project, split and experiment ids)."""
-    shutil.copytree(
-        template.root / "projects" / template.project_id, ws.project_dir(template.project_id)
-    )
+    copy_tree(template.root / "projects" / template.project_id, ws.project_dir(template.project_id))
 
 
 def add_experiment(
@@ -117,7 +116,7 @@ def add_experiment(
     folder.mkdir(parents=True)
     if checkpoints:
         source = ws.project_dir(template.project_id) / "experiments" / template.experiment_id
-        shutil.copytree(source / "checkpoints", folder / "checkpoints")
+        copy_tree(source / "checkpoints", folder / "checkpoints")
     experiment = ExperimentFile(
         id=experiment_id, project_id=template.project_id, name=name, task="classification",
         split_id=template.split_id, status=status, epochs_done=0,

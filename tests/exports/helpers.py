@@ -17,6 +17,7 @@ from studio.workspace.dataset_schemas import DatasetFile, ImportSummary
 from studio.workspace.experiment_schemas import ExperimentFile, ExperimentStatus, MetricValue
 from studio.workspace.jsonio import write_json_atomic
 from studio.workspace.paths import Workspace
+from tests.files import share_file
 
 SPLIT_ID = "split1"
 
@@ -61,7 +62,7 @@ def add_experiment(
     folder = ws.project_dir(project_id) / "experiments" / experiment_id
     for name_, src in (checkpoints or {}).items():
         (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, folder / "checkpoints" / name_)
+        share_file(src, folder / "checkpoints" / name_)
     experiment = ExperimentFile(
         id=experiment_id, project_id=project_id, name=name, task="classification",
         split_id=split_id, config={"model": model, "image_size": 32}, status=status,
