@@ -56,7 +56,8 @@ class ModelSpec:
         }
 
 
-_CLS = ("classification",)
+# image-level tasks: one linear head on a backbone (classes, one anomaly logit, targets)
+_CLS = ("classification", "anomaly_detection", "regression")
 _SPECS = (
     ModelSpec("resnet18", "ResNet-18", "Fast, reliable baseline; a good first choice.", _CLS, 11_689_512, "resnet18", "ResNet18_Weights.IMAGENET1K_V1", "fc"),
     ModelSpec("resnet34", "ResNet-34", "Deeper ResNet: a little more accurate, about 2x slower than ResNet-18.", _CLS, 21_797_672, "resnet34", "ResNet34_Weights.IMAGENET1K_V1", "fc"),

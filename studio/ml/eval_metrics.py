@@ -15,9 +15,10 @@ Contract (checked against scikit-learn in ``tests/evaluation/test_metrics.py``):
 - Expected calibration error over ``bins`` equal-width bins ``(i/bins, (i+1)/bins]`` (a
   confidence of exactly 0 goes into the first): ``sum_b n_b / n * |acc_b - conf_b|``.
 
-Per-task evaluation (:data:`EVALUATORS`, one line per task): which records a checkpoint can
-be scored on, the per-image row of ``results.json`` and the ``aggregate.json`` built from
-the rows. These are the hooks the Task contract lacks today (see ``docs/evaluation.md``).
+Per-task evaluation (:class:`TaskEvaluator`, returned by ``Task.evaluator()``): which records
+a checkpoint can be scored on, the per-image row of ``results.json`` and the
+``aggregate.json`` built from the rows. Anomaly detection and regression have theirs in
+:mod:`studio.ml.eval_anomaly` and :mod:`studio.ml.eval_regression`.
 """
 
 from __future__ import annotations
@@ -159,9 +160,37 @@ class TaskEvaluator(Protocol):
 
     def aggregate(
         self, rows: Sequence[ImageResult], meta: CheckpointMeta, checkpoint: str
-    ) -> EvaluationAggregate:
-        """Metrics over all rows and per subset."""
+    ) -> tuple[list[ImageResult], EvaluationAggregate]:
+        """``(final rows, metrics over all rows and per subset)``.
+
+        Rows may be completed here (anomaly detection fills the predicted outcome once the
+        threshold is known from all the scores).
+        """
         ...
+
+
+def subsets_of(rows: Sequence[ImageResult]) -> list[str]:
+    """The subsets present in ``rows``, in train, val, test order."""
+    return [s for s in ("train", "val", "test") if any(r.subset == s for r in rows)]
+
+
+def class_subset_metrics(
+    subset: str, y_true: Sequence[int], y_pred: Sequence[int], confidence: Sequence[float],
+    ids: Sequence[int], names: Sequence[str],
+) -> SubsetMetrics:  # fmt: skip
+    """:class:`SubsetMetrics` of one group; ``y_true``/``y_pred`` are output indices."""
+    m = classification_metrics(y_true, y_pred, confidence, len(ids))
+    return SubsetMetrics(
+        subset=subset, count=m.count, correct=m.correct, accuracy=m.accuracy,
+        macro=MacroMetrics(precision=m.macro_precision, recall=m.macro_recall, f1=m.macro_f1),
+        per_class=[
+            ClassMetrics(class_id=cid, name=names[i], precision=m.precision[i],
+                         recall=m.recall[i], f1=m.f1[i], support=m.support[i])
+            for i, cid in enumerate(ids)
+        ],
+        confusion_matrix=m.confusion_matrix, ece=m.ece,
+        calibration=[CalibrationBin.model_validate(b) for b in m.calibration],
+    )  # fmt: skip
 
 
 class ClassificationEvaluator:
@@ -210,40 +239,28 @@ class ClassificationEvaluator:
 
     def aggregate(
         self, rows: Sequence[ImageResult], meta: CheckpointMeta, checkpoint: str
-    ) -> EvaluationAggregate:
+    ) -> tuple[list[ImageResult], EvaluationAggregate]:
         ids, names = self._ids(meta), self._names(meta)
         index = {cid: i for i, cid in enumerate(ids)}
 
         def metrics(subset: str, group: Sequence[ImageResult]) -> SubsetMetrics:
-            m = classification_metrics(
-                [index[r.true_class_id] for r in group],
-                [index[r.pred_class_id] for r in group],
+            return class_subset_metrics(
+                subset,
+                [index[int(r.true_class_id or 0)] for r in group],
+                [index[int(r.pred_class_id or 0)] for r in group],
                 [r.confidence for r in group],
-                len(ids),
+                ids,
+                names,
             )
-            return SubsetMetrics(
-                subset=subset, count=m.count, correct=m.correct, accuracy=m.accuracy,
-                macro=MacroMetrics(precision=m.macro_precision, recall=m.macro_recall,
-                                   f1=m.macro_f1),
-                per_class=[
-                    ClassMetrics(class_id=cid, name=names[i], precision=m.precision[i],
-                                 recall=m.recall[i], f1=m.f1[i], support=m.support[i])
-                    for i, cid in enumerate(ids)
-                ],
-                confusion_matrix=m.confusion_matrix, ece=m.ece,
-                calibration=[CalibrationBin.model_validate(b) for b in m.calibration],
-            )  # fmt: skip
 
-        subsets = [s for s in ("train", "val", "test") if any(r.subset == s for r in rows)]
-        return EvaluationAggregate(
+        overall = metrics("all", rows)
+        aggregate = EvaluationAggregate(
             checkpoint=checkpoint,
+            task="classification",
             class_ids=ids,
             class_names=names,
-            overall=metrics("all", rows),
-            subsets={s: metrics(s, [r for r in rows if r.subset == s]) for s in subsets},
+            overall=overall,
+            subsets={s: metrics(s, [r for r in rows if r.subset == s]) for s in subsets_of(rows)},
+            headline=("accuracy", overall.accuracy),
         )
-
-
-EVALUATORS: dict[str, TaskEvaluator] = {
-    "classification": ClassificationEvaluator(),
-}
+        return list(rows), aggregate

@@ -15,9 +15,8 @@ Contract:
   decode squashed to the task's eval cache size, the task's ``eval_transforms``, scale to
   [0, 1], normalise with the checkpoint's mean/std when the task normalises inputs.
   So evaluating ``best.ckpt`` on ``val`` reproduces the training's validation metrics.
-- Per-task logic that the Task contract does not (yet) cover (which records can be scored,
-  the per-image row, the aggregate) sits behind :data:`studio.ml.eval_metrics.EVALUATORS`,
-  one line per task.
+- Per-task logic (which records can be scored, the per-image row, the aggregate) sits
+  behind ``Task.evaluator()`` (:class:`studio.ml.eval_metrics.TaskEvaluator`).
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ import numpy as np
 
 from studio.datasets import store as dataset_store
 from studio.errors import Conflict, NotFound, StudioError, ValidationFailed
-from studio.ml.eval_metrics import EVALUATORS, TaskEvaluator
+from studio.ml.eval_metrics import TaskEvaluator
 from studio.splits import store as split_store
 from studio.splits.schemas import SUBSETS, SplitFile
 from studio.workspace.evaluation_schemas import (
@@ -521,14 +520,17 @@ def run_evaluation(
         raise StudioError(f"Evaluation failed: {reason}", code="evaluation_failed") from exc
     finally:
         images.pool.shutdown(wait=True, cancel_futures=True)
-    results = EvaluationResults(checkpoint=checkpoint_name, results=rows)
-    return results, evaluator.aggregate(rows, meta, checkpoint_name)
+    rows, aggregate = evaluator.aggregate(rows, meta, checkpoint_name)
+    return EvaluationResults(checkpoint=checkpoint_name, results=rows), aggregate
 
 
 def evaluator_for(task: str) -> TaskEvaluator:
+    """The task's evaluator; ``ValidationFailed`` (``task_unsupported``) if it has none."""
+    from studio.ml.tasks.registry import load_task
+
     try:
-        return EVALUATORS[task]
-    except KeyError:
+        return load_task(task).evaluator()  # type: ignore[no-any-return]
+    except (ValidationFailed, NotImplementedError):
         raise ValidationFailed(
             f"Evaluation is not available for the {task} task yet", code="task_unsupported"
         ) from None

@@ -38,6 +38,7 @@ Optimizer = Literal["sgd", "adam", "adamw"]
 Scheduler = Literal["cosine", "step", "onecycle", "none"]
 Precision = Literal["32", "16-mixed", "bf16-mixed"]
 ClassWeights = Literal["none", "balanced"]
+RegressionLoss = Literal["mse", "l1", "huber"]
 
 
 class _Config(BaseModel):
@@ -142,6 +143,10 @@ class TrainingConfig(_Config):
     )
     class_weights: ClassWeights = Field(
         default="none", description="balanced = weigh rare classes up by inverse frequency."
+    )
+    loss: RegressionLoss = Field(
+        default="mse",
+        description="Regression loss on z-scored targets: mse; l1 (robust to outliers); huber.",
     )
     augment: Augmentations = Field(
         default_factory=lambda: Augmentations.model_validate({}),
@@ -268,18 +273,21 @@ def _field_info(name: str, field: Any, default: Any) -> dict[str, Any]:
     return out
 
 
-def describe_fields(defaults: Mapping[str, Any] | None = None) -> dict[str, list[dict[str, Any]]]:
+def describe_fields(
+    defaults: Mapping[str, Any] | None = None, hidden: frozenset[str] = frozenset()
+) -> dict[str, list[dict[str, Any]]]:
     """Plain JSON for the GUI: hyperparameters and augmentation toggles with task defaults.
 
     Returns ``{"hyperparameters": [...], "augmentations": [...]}``; each entry has ``name``,
     ``type`` (bool|int|float|string|choice), ``default``, ``help`` and, where they apply,
     ``choices``, ``minimum``/``maximum`` (inclusive) or ``exclusive_minimum``/``_maximum``.
+    Fields named in ``hidden`` (settings the task ignores) are left out.
     """
     config = parse_config({}, defaults, cuda=False)
     hyper = [
         _field_info(name, field, getattr(config, name))
         for name, field in TrainingConfig.model_fields.items()
-        if name != "augment"
+        if name != "augment" and name not in hidden
     ]
     aug = [
         _field_info(name, field, getattr(config.augment, name))

@@ -89,7 +89,9 @@ class EvaluationRecord(StrictModel):
         default_factory=dict, description="images evaluated per subset (known once running)"
     )
     skipped: int = Field(default=0, description="images of the subsets without a usable label")
-    accuracy: float | None = None  # over the pooled subsets, once completed
+    accuracy: float | None = None  # over the pooled subsets, once completed (class tasks)
+    headline: str = Field(default="", description="the aggregate's headline metric name")
+    headline_value: float | None = None
     error: str = ""
 
 
@@ -100,18 +102,30 @@ class TopK(StrictModel):
 
 
 class ImageResult(StrictModel):
-    """One evaluated image (classification)."""
+    """One evaluated image. Each task fills its own fields, the rest keep their defaults.
+
+    - classification: the class fields, ``confidence`` (probability of the prediction), ``top_k``;
+    - anomaly detection: the class fields over the two outcomes (0 = good, 1 = anomalous, the
+      prediction at the evaluation's threshold), ``score`` = anomaly score in [0, 1] and
+      ``confidence`` = the probability of the predicted outcome;
+    - regression: ``targets`` and ``predictions`` (original units, target order) and ``error``
+      = mean absolute error over the targets.
+    """
 
     image_id: str
     file_name: str
     subset: EvalSubset
-    true_class_id: int
-    true_class: str
-    pred_class_id: int
-    pred_class: str
-    confidence: float = Field(ge=0, le=1)
-    correct: bool
+    true_class_id: int | None = None
+    true_class: str = ""
+    pred_class_id: int | None = None
+    pred_class: str = ""
+    confidence: float = Field(default=0.0, ge=0, le=1)
+    correct: bool | None = None
     top_k: list[TopK] = Field(default_factory=list, max_length=MAX_TOP_K)
+    score: float | None = None
+    targets: list[float] | None = None
+    predictions: list[float] | None = None
+    error: float | None = None
 
 
 class EvaluationResults(StrictModel):
@@ -165,13 +179,82 @@ class SubsetMetrics(StrictModel):
     calibration: list[CalibrationBin] = Field(default_factory=list)
 
 
+class RocPoint(StrictModel):
+    fpr: float
+    tpr: float
+    threshold: float
+
+
+class AnomalyMetrics(StrictModel):
+    """Threshold-free and thresholded scores of one subset (or ``all``), anomalous = positive."""
+
+    count: int
+    anomalous: int
+    auroc: float | None = Field(description="None when only one outcome occurs")
+    average_precision: float | None
+    threshold: float = Field(description="the threshold the class fields and F1 use")
+    f1: float
+    precision: float
+    recall: float
+    youden_threshold: float | None = Field(description="maximises TPR - FPR")
+    best_f1_threshold: float | None = Field(description="maximises F1")
+    roc: list[RocPoint] = Field(default_factory=list, description="at most ~200 points")
+    scores: list[float] = Field(default_factory=list, description="per image, for a live threshold")
+    labels: list[int] = Field(default_factory=list, description="1 = anomalous, same order")
+
+
+class TargetMetrics(StrictModel):
+    name: str
+    mae: float
+    mse: float
+    rmse: float
+    r2: float | None = Field(description="None when the targets have no variance")
+
+
+class HistogramBin(StrictModel):
+    lower: float
+    upper: float
+    count: int
+
+
+class RegressionMetrics(StrictModel):
+    """Errors of one subset (or ``all``) in original units; the top level averages targets."""
+
+    count: int
+    mae: float
+    mse: float
+    rmse: float
+    r2: float | None
+    per_target: list[TargetMetrics]
+    error_histogram: list[HistogramBin] = Field(
+        default_factory=list, description="signed error (predicted - actual) of the first target"
+    )
+    scatter: list[tuple[float, float]] = Field(
+        default_factory=list, description="(actual, predicted) of the first target, ≤ 2,000 points"
+    )
+
+
 class EvaluationAggregate(StrictModel):
-    """``evaluation/aggregate.json``."""
+    """``evaluation/aggregate.json``.
+
+    ``overall``/``subsets`` hold class metrics (classification; anomaly detection at its
+    threshold, over the classes good/anomalous); ``anomaly`` and ``regression`` hold the
+    task's own metrics keyed by ``"all"`` and subset name. ``headline`` names the number a list
+    shows for this evaluation.
+    """
 
     schema_version: Literal[1] = 1
     checkpoint: str
     created_at: datetime = Field(default_factory=utcnow)
-    class_ids: list[int]
-    class_names: list[str]
-    overall: SubsetMetrics
-    subsets: dict[str, SubsetMetrics]
+    task: str = "classification"
+    class_ids: list[int] = Field(default_factory=list)
+    class_names: list[str] = Field(default_factory=list)
+    target_names: list[str] = Field(default_factory=list)
+    overall: SubsetMetrics | None = None
+    subsets: dict[str, SubsetMetrics] = Field(default_factory=dict)
+    anomaly: dict[str, AnomalyMetrics] = Field(default_factory=dict)
+    regression: dict[str, RegressionMetrics] = Field(default_factory=dict)
+    threshold_source: str = Field(
+        default="", description="anomaly: images the threshold was chosen on (val, all, default)"
+    )
+    headline: tuple[str, float | None] = ("accuracy", None)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from torchmetrics import MetricCollection
     from torchvision.transforms import v2
 
+    from studio.ml.eval_metrics import TaskEvaluator
     from studio.workspace.dataset_schemas import DatasetFile, ImageRecord
 
 
@@ -47,6 +48,7 @@ class Task(ABC):
         default_model: catalog key preselected in the GUI.
         monitor: metric (without the ``val_`` prefix) that picks the best checkpoint and
             drives early stopping; ``monitor_mode`` says whether higher or lower is better.
+        ignored_hparams: training settings that mean nothing for this task (hidden in the GUI).
         model_returns_loss: the model computes its own loss when called with targets in
             training mode (torchvision detection models); :meth:`compute_loss` then only
             reduces the model's loss dict, and no ``val_loss`` is computed in validation.
@@ -61,6 +63,8 @@ class Task(ABC):
     monitor_mode: ClassVar[Literal["max", "min"]]
     model_returns_loss: ClassVar[bool] = False
     normalize_inputs: ClassVar[bool] = True
+    # TrainingConfig fields this task ignores: left out of the GUI's form and of describe()
+    ignored_hparams: ClassVar[frozenset[str]] = frozenset()
 
     # ------------------------------------------------------------------ data
 
@@ -130,13 +134,22 @@ class Task(ABC):
         """Catalog entries offered for this task."""
         return models_for(self.name)
 
-    @abstractmethod
     def build_model(self, spec: ModelSpec, num_outputs: int, config: TrainingConfig) -> nn.Module:
         """A fresh model for ``spec`` with ``num_outputs`` outputs (via :mod:`studio.ml.catalog`).
 
-        Honour ``config.pretrained`` and ``config.freeze_backbone``. Raises
+        Default: the catalog backbone with its head replaced by ``num_outputs`` linear units,
+        honouring ``config.pretrained`` and ``config.freeze_backbone``. Raises
         ``ValidationFailed`` when pretrained weights are not available.
         """
+        from studio.ml import catalog
+
+        return catalog.build_model(
+            spec.key,
+            num_outputs,
+            pretrained=config.pretrained,
+            freeze_backbone=config.freeze_backbone,
+            task=self.name,
+        )
 
     def forward(self, model: nn.Module, images: Any, targets: Any = None) -> Any:
         """Run the model. ``targets`` is given in training steps (detection needs it)."""
@@ -174,6 +187,33 @@ class Task(ABC):
     ) -> dict[str, Any]:
         """One row of an evaluation report: the record's truth next to the prediction."""
 
+    # ------------------------------------------------------ evaluation / export
+
+    @abstractmethod
+    def evaluator(self) -> TaskEvaluator:
+        """Scores a checkpoint's predictions: per-image rows and the aggregate report."""
+
+    def export_module(self, model: nn.Module) -> nn.Module:
+        """The eval-mode graph to export: ``model`` plus any output post-processing.
+
+        Default: the model itself (raw outputs, e.g. classification logits). Anomaly detection
+        appends a sigmoid (the file outputs the score); regression undoes the target z-score.
+        """
+        return model
+
+    def export_output(self, num_outputs: int) -> dict[str, str]:
+        """Metadata describing the exported output: at least ``output_name`` and ``output``.
+
+        Task state worth shipping (threshold, target mean/std) goes here too, as strings.
+        """
+        return {
+            "output_name": "logits",
+            "output": (
+                f"logits: float32 (batch, {num_outputs}), one raw score per class in class_names "
+                "order; softmax over axis 1 gives probabilities"
+            ),
+        }
+
     # ---------------------------------------------------- config / describe
 
     def default_hparams(self) -> dict[str, Any]:
@@ -204,7 +244,7 @@ class Task(ABC):
             except Exception:  # a describe() must never fail over a cache folder
                 entry["pretrained_available"] = False
             models.append(entry)
-        fields = describe_fields(self.default_hparams())
+        fields = describe_fields(self.default_hparams(), self.ignored_hparams)
         for entry in fields["hyperparameters"]:
             if entry["name"] == "model":  # a free string in the config, a choice per task
                 entry["type"] = "choice"

@@ -11,15 +11,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from studio.errors import ValidationFailed
-from studio.ml import catalog
 from studio.ml.tasks.base import Task
 
 if TYPE_CHECKING:
     import torch
-    from torch import nn
     from torchmetrics import MetricCollection
 
-    from studio.ml.catalog import ModelSpec
+    from studio.ml.eval_metrics import TaskEvaluator
     from studio.ml.hparams import TrainingConfig
     from studio.workspace.dataset_schemas import DatasetFile, ImageRecord
 
@@ -30,6 +28,7 @@ class ClassificationTask(Task):
     default_model: ClassVar[str] = "resnet18"
     monitor: ClassVar[str] = "accuracy"
     monitor_mode: ClassVar[Literal["max", "min"]] = "max"
+    ignored_hparams: ClassVar[frozenset[str]] = frozenset({"loss"})
 
     def __init__(self) -> None:
         self._class_ids: list[int] = []
@@ -101,15 +100,6 @@ class ClassificationTask(Task):
 
     # ----------------------------------------------------------------- model
 
-    def build_model(self, spec: ModelSpec, num_outputs: int, config: TrainingConfig) -> nn.Module:
-        return catalog.build_model(
-            spec.key,
-            num_outputs,
-            pretrained=config.pretrained,
-            freeze_backbone=config.freeze_backbone,
-            task=self.name,
-        )
-
     def compute_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Cross-entropy with the configured label smoothing and class weights."""
         import torch
@@ -179,6 +169,11 @@ class ClassificationTask(Task):
             "score": prediction["score"],
             "correct": truth == prediction["class_id"],
         }
+
+    def evaluator(self) -> TaskEvaluator:
+        from studio.ml.eval_metrics import ClassificationEvaluator
+
+        return ClassificationEvaluator()
 
     # ---------------------------------------------------------------- config
 

@@ -49,8 +49,18 @@ TASKS: dict[TaskType, TaskInfo] = {
         TaskInfo(TaskType.object_detection, "Object detection", "Boxes around objects."),
         TaskInfo(TaskType.semantic_segmentation, "Semantic segmentation", "A class per pixel."),
         TaskInfo(TaskType.instance_segmentation, "Instance segmentation", "A mask per object."),
-        TaskInfo(TaskType.anomaly_detection, "Anomaly detection", "Good vs. defective images."),
-        TaskInfo(TaskType.regression, "Regression", "One or more numbers per image."),
+        TaskInfo(
+            TaskType.anomaly_detection,
+            "Anomaly detection",
+            "Good vs. defective images.",
+            "studio.ml.tasks.anomaly:AnomalyDetectionTask",
+        ),
+        TaskInfo(
+            TaskType.regression,
+            "Regression",
+            "One or more numbers per image.",
+            "studio.ml.tasks.regression:RegressionTask",
+        ),
         TaskInfo(TaskType.oriented_object_detection, "Oriented detection", "Rotated boxes."),
     )
 }
