@@ -60,7 +60,7 @@ test-fast: install
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy studio apps
+	$(PY) -m mypy studio apps tests
 	$(VENV)/bin/lint-imports
 
 format: install

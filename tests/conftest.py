@@ -27,6 +27,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "accuracy: end-to-end accuracy target (minutes of training; make test-accuracy)"
     )
+
+
 TEST_PASSWORD = "correct-horse-battery"
 
 

@@ -13,7 +13,7 @@ def read_sse(
 ) -> list[dict[str, Any]]:
     """Every event of the stream, as ``{"id", "event", "data"}`` dicts, in order."""
     parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
     headers = {"Authorization": f"Token {token}", "Accept": "text/event-stream"}
     if last_event_id is not None:
         headers["Last-Event-ID"] = str(last_event_id)

@@ -44,10 +44,13 @@ class IgnoreClientContentNegotiation(BaseContentNegotiation):
 class DatasetSummaryView(APIView):
     @extend_schema(responses=serializers.SummarySerializer)
     def get(self, request: Request, project_id: str) -> Response:
-        """Image count, classes with counts, and every import with its report (issues: first 100)."""
+        """Image count, classes with counts, regression target statistics, and every import
+        with its report (issues: first 100)."""
         dataset = selectors.dataset_get(project_id)
         counts = selectors.class_counts(project_id)
-        return Response(serializers.summary(dataset, counts, selectors.import_reports(project_id)))
+        imports = selectors.import_reports(project_id)
+        stats = selectors.target_stats(project_id)
+        return Response(serializers.summary(dataset, counts, imports, stats))
 
 
 LIST_PARAMETERS = [
@@ -55,7 +58,8 @@ LIST_PARAMETERS = [
     OpenApiParameter("page_size", int, description=f"1-{selectors.MAX_PAGE_SIZE}, default {selectors.DEFAULT_PAGE_SIZE}"),
     OpenApiParameter("class", str, description="class id, class name, or `none` for unlabelled images"),
     OpenApiParameter("q", str, description="part of the file name (case-insensitive)"),
-    OpenApiParameter("sort", str, enum=["name", "-name", "date", "-date", "size", "-size"]),
+    OpenApiParameter("sort", str, enum=["name", "-name", "date", "-date", "size", "-size", "target", "-target"],
+                     description="`target` sorts by the first regression target; images without one come last"),
     OpenApiParameter("split", str, description="split id (with subset; once splits exist)"),
     OpenApiParameter("subset", str, enum=["train", "val", "test"]),
 ]  # fmt: skip

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Count
@@ -25,6 +26,7 @@ from studio.workspace.dataset_schemas import DatasetFile, ImageRecord, ImportRep
 from studio.workspace.locks import resource_lock
 
 BATCH = 1000
+HISTOGRAM_BINS = 10
 
 
 def _stat(project_id: str) -> tuple[int, int]:
@@ -37,12 +39,40 @@ def _stat(project_id: str) -> tuple[int, int]:
 
 def image_row(project_id: str, record: ImageRecord, names: dict[int, str]) -> Image:
     label = record.annotations.label
+    target = record.annotations.target or None
     return Image(
         project_id=project_id, image_id=record.id, name=record.original_name[:1000],
         class_id=label, label=names.get(label, "") if label is not None else "",
         width=record.width, height=record.height, bytes=record.bytes, format=record.format,
         sha256=record.sha256, imported_at=record.imported_at, import_id=record.import_id,
+        target=target, target0=target[0] if target else None,
     )  # fmt: skip
+
+
+def target_summary(names: list[str], values: Iterable[list[float] | None]) -> list[dict[str, Any]]:
+    """Count, min, max, mean and a 10-bin histogram of each target (values without a target
+    or of the wrong length are left out)."""
+    columns: list[list[float]] = [[] for _ in names]
+    for row in values:
+        if row and len(row) == len(names):
+            for column, value in zip(columns, row, strict=True):
+                column.append(float(value))
+    out = []
+    for name, column in zip(names, columns, strict=True):
+        entry: dict[str, Any] = {"name": name, "count": len(column)}
+        if column:
+            low, high = min(column), max(column)
+            bins = HISTOGRAM_BINS if high > low else 1
+            width = (high - low) / bins or 1.0
+            counts = [0] * bins
+            for value in column:
+                counts[min(bins - 1, int((value - low) / width))] += 1
+            entry.update(
+                min=low, max=high, mean=sum(column) / len(column), counts=counts,
+                edges=[low + i * width for i in range(bins)] + [high],
+            )  # fmt: skip
+        out.append(entry)
+    return out
 
 
 def _bulk(project_id: str, records: Iterable[ImageRecord], dataset: DatasetFile) -> int:
@@ -84,10 +114,14 @@ def _mark(project_id: str, dataset: DatasetFile) -> None:
         .order_by()
     )
     counts = {("none" if r["class_id"] is None else str(r["class_id"])): r["n"] for r in rows}
+    stats = []
+    if dataset.target_names:
+        values = Image.objects.filter(project_id=project_id, target__isnull=False)
+        stats = target_summary(dataset.target_names, values.values_list("target", flat=True))
     DatasetState.objects.update_or_create(
         project_id=project_id,
         defaults={"json_mtime_ns": mtime, "json_size": size, "image_count": sum(counts.values()),
-                  "class_counts": counts},
+                  "class_counts": counts, "target_stats": stats},
     )  # fmt: skip
 
 

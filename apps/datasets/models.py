@@ -23,6 +23,8 @@ class Image(models.Model):
     sha256 = models.CharField(max_length=64)
     imported_at = models.DateTimeField()
     import_id = models.CharField(max_length=64)
+    target = models.JSONField(null=True)  # regression: the values, in target_names order
+    target0 = models.FloatField(null=True)  # the first value, to sort by
 
     class Meta:
         constraints = [
@@ -42,6 +44,7 @@ class Image(models.Model):
                 fields=["project_id", "class_id", "bytes", "image_id"], name="ds_img_cls_size"
             ),
             models.Index(fields=["project_id", "import_id"], name="ds_img_import"),
+            models.Index(fields=["project_id", "target0", "image_id"], name="ds_img_target"),
         ]
 
     def __str__(self) -> str:
@@ -73,14 +76,17 @@ class Import(models.Model):
 
 
 class DatasetState(models.Model):
-    """Which ``dataset.json`` the rows of a project were built from (mtime + size), and the
-    image count per class of those rows (so a class-filtered page needs no ``COUNT(*)``)."""
+    """Which ``dataset.json`` the rows of a project were built from (mtime + size), the
+    image count per class of those rows (so a class-filtered page needs no ``COUNT(*)``) and
+    a summary of the regression targets (the Dataset page's histogram)."""
 
     project_id = models.CharField(primary_key=True, max_length=64)
     json_mtime_ns = models.BigIntegerField(default=0)
     json_size = models.BigIntegerField(default=0)
     image_count = models.IntegerField(default=0)
     class_counts = models.JSONField(default=dict)  # {"<class id>" | "none": count}
+    # per regression target: {"name", "count", "min", "max", "mean", "edges", "counts"}
+    target_stats = models.JSONField(default=list)
 
     def __str__(self) -> str:
         return self.project_id

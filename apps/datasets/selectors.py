@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from apps.core.models import Job
 from apps.core.pagination import Page, int_param
@@ -35,12 +35,12 @@ from studio.workspace.paths import check_id, resolve_inside
 SubsetFilter = Callable[[QuerySet[Image], str, str, str], QuerySet[Image]]
 _subset_filter: SubsetFilter | None = None
 
-SORTS = {"name": "name", "date": "imported_at", "size": "bytes"}
+SORTS = {"name": "name", "date": "imported_at", "size": "bytes", "target": "target0"}
 LIST_PARAMS = frozenset({"page", "page_size", "class", "q", "sort", "split", "subset"})
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 60
 LIST_FIELDS = ("image_id", "name", "class_id", "label", "width", "height", "bytes", "format",
-               "imported_at", "import_id")  # fmt: skip
+               "imported_at", "import_id", "target")  # fmt: skip
 ISSUES_INLINE = 100
 TERMINAL_JOB = ("succeeded", "failed", "cancelled", "interrupted")
 
@@ -68,6 +68,11 @@ def class_counts(project_id: str) -> dict[int | None, int]:
     """Images per class id (None = without a label), kept with the mirror (no scan)."""
     counts = dataset_sync(project_id).class_counts
     return {(None if key == "none" else int(key)): n for key, n in counts.items()}
+
+
+def target_stats(project_id: str) -> list[dict[str, Any]]:
+    """Per regression target: count, min, max, mean, histogram (kept with the mirror)."""
+    return list(dataset_sync(project_id).target_stats or [])
 
 
 def _reconcile(project_id: str) -> None:
@@ -173,11 +178,13 @@ def image_queryset(
     field = SORTS.get(sort.removeprefix("-"))
     if field is None:
         raise ValidationFailed(
-            f"Cannot sort by {sort!r}; sort by name, date or size (prefix - for descending)",
+            f"Cannot sort by {sort!r}; sort by name, date, size or target (prefix - for descending)",
             code="unknown_sort", details={"sort": [f"Choose one of: {', '.join(SORTS)}."]},
         )  # fmt: skip
-    desc = "-" if sort.startswith("-") else ""
-    return qs.order_by(f"{desc}{field}", f"{desc}image_id")
+    desc = sort.startswith("-")
+    # images without a value (no target) go last in both directions
+    key = F(field).desc(nulls_last=True) if desc else F(field).asc(nulls_last=True)
+    return qs.order_by(key, F("image_id").desc() if desc else F("image_id").asc())
 
 
 def image_page(project_id: str, params: Mapping[str, str]) -> ImagePage:

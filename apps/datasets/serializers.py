@@ -26,7 +26,7 @@ def image_item(project_id: str, row: dict[str, Any]) -> dict[str, Any]:
         "id": row["image_id"], "name": row["name"], "class_id": row["class_id"], "label": row["label"] or None,
         "width": row["width"], "height": row["height"], "bytes": row["bytes"], "format": row["format"],
         "imported_at": row["imported_at"].isoformat(), "import_id": row["import_id"],
-        **image_urls(project_id, row["image_id"]),
+        "target": row["target"], **image_urls(project_id, row["image_id"]),
     }  # fmt: skip
 
 
@@ -45,7 +45,10 @@ def page_body(project_id: str, page: ImagePage, query: dict[str, str]) -> dict[s
 
 
 def summary(
-    dataset: DatasetFile, counts: dict[int | None, int], imports: list[dict[str, Any]]
+    dataset: DatasetFile,
+    counts: dict[int | None, int],
+    imports: list[dict[str, Any]],
+    target_stats: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     return {
         "project_id": dataset.project_id,
@@ -54,6 +57,7 @@ def summary(
         "classes": [{"id": c.id, "name": c.name, "color": c.color, "count": counts.get(c.id, 0)}
                     for c in dataset.classes],
         "target_names": dataset.target_names,
+        "targets": target_stats or [],
         "updated_at": dataset.updated_at.isoformat(),
         "imports": imports,
     }  # fmt: skip
@@ -104,12 +108,25 @@ class ReportSerializer(serializers.Serializer[Any]):
     error = serializers.CharField()
 
 
+class TargetStatsSerializer(serializers.Serializer[Any]):
+    """One regression target: count of images with a value, range, mean, 10-bin histogram."""
+
+    name = serializers.CharField()
+    count = serializers.IntegerField()
+    min = serializers.FloatField(required=False)
+    max = serializers.FloatField(required=False)
+    mean = serializers.FloatField(required=False)
+    edges = serializers.ListField(child=serializers.FloatField(), required=False)
+    counts = serializers.ListField(child=serializers.IntegerField(), required=False)
+
+
 class SummarySerializer(serializers.Serializer[Any]):
     project_id = serializers.CharField()
     image_count = serializers.IntegerField()
     unlabelled_count = serializers.IntegerField()
     classes = ClassSerializer(many=True)
     target_names = serializers.ListField(child=serializers.CharField())
+    targets = TargetStatsSerializer(many=True)
     updated_at = serializers.DateTimeField()
     imports = ReportSerializer(many=True)
 
@@ -125,6 +142,10 @@ class ImageItemSerializer(serializers.Serializer[Any]):
     format = serializers.CharField()
     imported_at = serializers.DateTimeField()
     import_id = serializers.CharField()
+    target = serializers.ListField(
+        child=serializers.FloatField(), allow_null=True,
+        help_text="Regression targets in the dataset's target_names order (null: none)",
+    )  # fmt: skip
     url = serializers.CharField()
     thumbnail_url = serializers.CharField()
     file_url = serializers.CharField()

@@ -8,6 +8,7 @@ and follows the job over SSE (see ``static/studio/dataset.js``).
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,6 +19,7 @@ from django.urls import reverse
 from apps.datasets import conf, selectors
 from apps.datasets.serializers import image_item
 from apps.projects.selectors import project_require
+from studio.datasets.conventions import rules_for
 from studio.datasets.images import THUMB_SIZE
 from studio.datasets.importers import FORMATS
 from studio.datasets.sources import human_bytes
@@ -29,6 +31,23 @@ PAGE_SIZE = 60
 REPORT_ROWS = 5000
 SORT_CHOICES = [("name", "Name A-Z"), ("-name", "Name Z-A"), ("-date", "Newest first"), ("date", "Oldest first"),
                 ("-size", "Largest first"), ("size", "Smallest first")]  # fmt: skip
+TARGET_SORTS = [("target", "Target: lowest first"), ("-target", "Target: highest first")]
+
+
+def number(value: float) -> str:
+    """A target value, short enough for a thumbnail caption (4 significant digits)."""
+    return f"{value:.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
+
+
+def target_text(values: list[float] | None, names: list[str]) -> tuple[str, str]:
+    """(caption, tooltip) of an image's regression targets; ("", "") without targets."""
+    if not values:
+        return "", ""
+    caption = " · ".join(number(v) for v in values)
+    tooltip = ", ".join(
+        f"{names[i] if i < len(names) else f'target {i + 1}'} = {v:g}" for i, v in enumerate(values)
+    )
+    return caption, tooltip
 
 
 def _project(project_id: str) -> Any:
@@ -55,7 +74,9 @@ def _grid_context(project_id: str, request: HttpRequest) -> dict[str, Any]:
         params["split"], _, params["subset"] = request.GET["in"].partition(":")
     params["page_size"] = str(PAGE_SIZE)
     context: dict[str, Any] = {"filters": {k: params.get(k, "") for k in GRID_PARAMS}}
-    context["filters"]["in"] = f"{params['split']}:{params['subset']}" if params.get("split") else ""
+    context["filters"]["in"] = (
+        f"{params['split']}:{params['subset']}" if params.get("split") else ""
+    )
     try:
         page = selectors.image_page(project_id, params)
     except StudioError as exc:
@@ -67,8 +88,14 @@ def _grid_context(project_id: str, request: HttpRequest) -> dict[str, Any]:
     def url(number: int) -> str:
         return f"{base}?{urlencode({**query, 'page': number})}"
 
+    names = selectors.dataset_get(project_id).target_names
+    images = []
+    for row in page.results:
+        item = image_item(project_id, row)
+        item["target_text"], item["target_title"] = target_text(row["target"], names)
+        images.append(item)
     context.update(
-        images=[image_item(project_id, row) for row in page.results], page=page, grid_error="",
+        images=images, page=page, grid_error="", has_targets=bool(names),
         prev_url=url(page.page - 1) if page.page > 1 else "",
         next_url=url(page.page + 1) if page.page < page.pages else "",
     )  # fmt: skip
@@ -85,16 +112,23 @@ def dataset_page(request: HttpRequest, project_id: str) -> HttpResponse:
         )
     dataset = selectors.dataset_get(project_id)
     counts = selectors.class_counts(project_id)
+    rules = rules_for(project.task)
     classes = [
-        {"id": c.id, "name": c.name, "color": c.color, "count": counts.get(c.id, 0)}
+        {"id": c.id, "name": c.name, "color": c.color, "count": counts.get(c.id, 0),
+         "role": rules.class_role(c.name)}
         for c in dataset.classes
-    ]
+    ]  # fmt: skip
     imports = selectors.import_list(project_id)
+    image_count = sum(counts.values())
     context = {
         "project": project, "section": "dataset", "classes": classes,
-        "image_count": sum(counts.values()), "unlabelled": counts.get(None, 0),
+        "image_count": image_count, "unlabelled": counts.get(None, 0) if classes else 0,
         "target_names": dataset.target_names, "imports": imports[:20],
-        "formats": list(FORMATS.values()), "sort_choices": SORT_CHOICES, "thumb_size": THUMB_SIZE,
+        "formats": list(FORMATS.values()), "default_format": rules.default_format,
+        "sort_choices": SORT_CHOICES + (TARGET_SORTS if dataset.target_names else []),
+        "thumb_size": THUMB_SIZE, **_roles(classes), **_targets(project_id, dataset.target_names, image_count),
+        # what each format looks like for this task (a template per task, else the general one)
+        "task_templates": [f"datasets/task/{project.task}.html", "datasets/task/default.html"],
         "chart_height": min(600, max(120, 26 * len(classes) + 40)),
         "max_upload": human_bytes(conf.zip_caps().max_upload_bytes),
         "chart": {"ids": [c["id"] for c in classes], "labels": [c["name"] for c in classes], "counts": [c["count"] for c in classes],
@@ -103,6 +137,43 @@ def dataset_page(request: HttpRequest, project_id: str) -> HttpResponse:
         **_grid_context(project_id, request),
     }  # fmt: skip
     return render(request, "datasets/page.html", context)
+
+
+def _roles(classes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Normal vs. defect image counts, for tasks whose classes have roles (anomaly detection)."""
+    roles = [c for c in classes if c["role"]]
+    if not roles:
+        return {"roles": None}
+    normal = sum(c["count"] for c in roles if c["role"] == "normal")
+    defect = sum(c["count"] for c in roles if c["role"] == "defect")
+    return {
+        "roles": {
+            "normal": normal,
+            "defect": defect,
+            "has_normal": any(c["role"] == "normal" for c in roles),
+        }
+    }
+
+
+def _targets(project_id: str, names: list[str], image_count: int) -> dict[str, Any]:
+    """The regression targets' statistics and histograms (empty without target columns)."""
+    if not names:
+        return {"targets": [], "without_target": 0, "target_chart": None}
+    stats = selectors.target_stats(project_id)
+    with_values = stats[0]["count"] if stats else 0
+    chart = []
+    for t in stats:
+        edges = t.get("edges", [])
+        ranges = [f"{number(a)} to {number(b)}" for a, b in itertools.pairwise(edges)]
+        labels = [number(a) for a in edges[:-1]]  # ticks: each bin's lower edge
+        chart.append({"name": t["name"], "counts": t.get("counts", []), "labels": labels,
+                      "ranges": ranges})  # fmt: skip
+    rows = [{**t, **{k: number(t[k]) for k in ("min", "max", "mean") if k in t}} for t in stats]
+    return {
+        "targets": rows,
+        "without_target": max(0, image_count - with_values),
+        "target_chart": chart,
+    }
 
 
 def import_report(request: HttpRequest, project_id: str, import_id: str) -> HttpResponse:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpResponse
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.evaluation import selectors, services
+from apps.evaluation.models import EvalResult
 from apps.evaluation.serializers import (
     CheckpointSerializer,
     EvaluateRequestSerializer,
@@ -27,18 +29,61 @@ from apps.evaluation.serializers import (
     evaluation_payload,
 )
 from studio.ml import evaluate as core
+from studio.workspace.evaluation_schemas import EvaluationAggregate
 
 RESULT_PARAMETERS = [
     OpenApiParameter("page", int, description="1-based page number"),
     OpenApiParameter("page_size", int, description=f"1-{selectors.MAX_PAGE_SIZE}, default {selectors.DEFAULT_PAGE_SIZE}"),
     OpenApiParameter("subset", str, enum=["train", "val", "test"]),
-    OpenApiParameter("correct", str, enum=["true", "false"]),
-    OpenApiParameter("true_class", str, description="class id or name (with pred_class: one confusion-matrix cell)"),
+    OpenApiParameter("correct", str, enum=["true", "false"], description="class tasks"),
+    OpenApiParameter("true_class", str, description="class id or name (with pred_class: one confusion-matrix cell); anomaly: 0/good, 1/anomalous"),
     OpenApiParameter("pred_class", str, description="class id or name"),
-    OpenApiParameter("sort", str, enum=["confidence", "-confidence"], description="default: evaluation order"),
+    OpenApiParameter("score_gte", float, description="anomaly: score >= this (anomalous at that threshold)"),
+    OpenApiParameter("score_lt", float, description="anomaly: score < this (good at that threshold)"),
+    OpenApiParameter("sort", str, enum=["position", "confidence", "-confidence", "score", "-score", "error", "-error"],
+                     description="position: evaluation order; confidence: class tasks, score: anomaly, error: regression; default: -error for regression, else position"),
 ]  # fmt: skip
-CSV_COLUMNS = ["image_id", "file_name", "subset", "true_class_id", "true_class", "pred_class_id",
-               "pred_class", "confidence", "correct", "top_k"]  # fmt: skip
+
+
+def _top_k(r: EvalResult) -> str:
+    return ";".join(f"{t['class_name']}:{t['probability']:.6f}" for t in r.top_k)
+
+
+def _values(values: list[float] | None) -> str:
+    return ";".join(f"{v:.6g}" for v in values or [])
+
+
+def _opt(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
+
+
+CsvColumns = list[tuple[str, Callable[[EvalResult], Any]]]
+_ID_COLUMNS: CsvColumns = [("image_id", lambda r: r.image_id), ("file_name", lambda r: r.file_name),
+                           ("subset", lambda r: r.subset)]  # fmt: skip
+# (the aggregate block a column group belongs to, its columns); a group is written when the
+# evaluation carries that block, so each task gets its own columns and no empty ones
+CSV_GROUPS: list[tuple[str, CsvColumns]] = [
+    ("class_names", [
+        ("true_class_id", lambda r: r.true_class), ("true_class", lambda r: r.true_name),
+        ("pred_class_id", lambda r: r.pred_class), ("pred_class", lambda r: r.pred_name),
+        ("confidence", lambda r: f"{r.confidence:.6f}"),
+        ("correct", lambda r: "" if r.correct is None else str(r.correct).lower()),
+    ]),
+    ("anomaly", [("score", lambda r: _opt(r.score))]),
+    ("regression", [("targets", lambda r: _values(r.targets)),
+                    ("predictions", lambda r: _values(r.predictions)),
+                    ("error", lambda r: _opt(r.error))]),
+    ("class_names", [("top_k", _top_k)]),
+]  # fmt: skip
+
+
+def csv_columns(aggregate: EvaluationAggregate) -> CsvColumns:
+    """The CSV columns of this evaluation's results (see ``CSV_GROUPS``)."""
+    columns = list(_ID_COLUMNS)
+    for block, group in CSV_GROUPS:
+        if getattr(aggregate, block):
+            columns += group
+    return columns
 
 
 class IgnoreClientContentNegotiation(BaseContentNegotiation):
@@ -124,14 +169,13 @@ class ResultCsvView(APIView):
         """Every per-image result (the same filters as …/results) as a CSV attachment."""
         params = {k: v for k, v in _params(request).items() if k not in ("page", "page_size")}
         rows = selectors.results_queryset(project_id, experiment_id, params)
+        aggregate = selectors.evaluation_state(project_id, experiment_id).aggregate
+        columns = csv_columns(aggregate) if aggregate else list(_ID_COLUMNS)
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow([name for name, _ in columns])
         for r in rows.iterator():
-            top = ";".join(f"{t['class_name']}:{t['probability']:.6f}" for t in r.top_k)
-            writer.writerow([r.image_id, r.file_name, r.subset, r.true_class, r.true_name,
-                             r.pred_class, r.pred_name, f"{r.confidence:.6f}",
-                             "true" if r.correct else "false", top])  # fmt: skip
+            writer.writerow([value(r) for _, value in columns])
         response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
             f'attachment; filename="evaluation-{project_id}-{experiment_id}.csv"'

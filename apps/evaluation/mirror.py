@@ -45,6 +45,7 @@ def _load_results(row: Evaluation, paths: core.EvaluationPaths) -> None:
                 true_class=r.true_class_id, true_name=r.true_class[:200],
                 pred_class=r.pred_class_id, pred_name=r.pred_class[:200], correct=r.correct,
                 confidence=r.confidence, top_k=[t.model_dump() for t in r.top_k],
+                score=r.score, targets=r.targets, predictions=r.predictions, error=r.error,
             )
             for i, r in enumerate(results)
         ),
@@ -82,6 +83,8 @@ def mirror_evaluation(
             defaults={"run_id": record.run_id, "status": record.status.value,
                       "checkpoint": record.config.checkpoint, "subsets": record.config.subsets,
                       "job_id": record.job_id or "", "accuracy": record.accuracy,
+                      "task": record.task, "headline": record.headline,
+                      "headline_value": record.headline_value,
                       "error": record.error[:4000], "created_at": record.created_at,
                       "finished_at": record.finished_at, "json_mtime_ns": json_mtime},
         )  # fmt: skip

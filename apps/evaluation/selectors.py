@@ -7,6 +7,7 @@ an evaluation whose job died (see ``services.evaluation_reconcile``).
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,8 +32,10 @@ from studio.workspace.experiment_schemas import ExperimentFile, ExperimentStatus
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
-RESULT_PARAMS = {"page", "page_size", "subset", "correct", "true_class", "pred_class", "sort"}
-SORTS = {"confidence": ("confidence", "position"), "-confidence": ("-confidence", "position")}
+RESULT_PARAMS = {"page", "page_size", "subset", "correct", "true_class", "pred_class",
+                 "score_gte", "score_lt", "sort"}  # fmt: skip
+# sort key -> (the aggregate block its column needs, ORDER BY); "-x" = descending
+SORT_COLUMNS = {"confidence": "class_names", "score": "anomaly", "error": "regression"}
 _BOOL = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 _ENDED = (ExperimentStatus.completed, ExperimentStatus.stopped, ExperimentStatus.failed,
           ExperimentStatus.interrupted)  # fmt: skip
@@ -67,11 +70,48 @@ def checkpoint_list(project_id: str, experiment_id: str) -> list[core.Checkpoint
     return core.list_checkpoints(core.evaluation_paths(ws(), project_id, experiment_id), experiment)
 
 
+# How a list names a headline metric, and whether it is a share (0-1, three decimals) or a
+# value in the task's own units (three significant digits).
+HEADLINES: dict[str, tuple[str, bool]] = {
+    "accuracy": ("accuracy", True), "auroc": ("AUROC", True), "f1": ("F1", True),
+    "average_precision": ("average precision", True), "mae": ("MAE", False),
+    "rmse": ("RMSE", False), "mse": ("MSE", False), "r2": ("R²", True),
+}  # fmt: skip
+
+
+def format_metric(value: float) -> str:
+    """Three significant digits, trailing zeros kept: 3.50, 0.0123, 123, -4.20."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    decimals = min(8, max(0, 2 - math.floor(math.log10(abs(value)))))
+    return f"{value:.{decimals}f}"
+
+
+def headline_text(name: str, value: float | None) -> str:
+    """``"AUROC 0.981"`` / ``"MAE 3.50"`` / ``"accuracy 0.912"``; ``"n/a"`` for a missing value."""
+    label, share = HEADLINES.get(name, (name.replace("_", " "), False))
+    if value is None:
+        return f"{label} n/a"
+    return f"{label} {value:.3f}" if share else f"{label} {format_metric(value)}"
+
+
 @dataclass(frozen=True)
 class ExperimentCard:
     experiment: ExperimentFile
     checkpoints: int
     evaluation: Evaluation | None
+
+    @property
+    def evaluation_text(self) -> str:
+        """The card's evaluation line: its headline once completed, else its status."""
+        row = self.evaluation
+        if row is None:
+            return ""
+        if row.status != EvaluationStatus.completed:
+            return f"evaluation {row.status}"
+        if row.headline:
+            return f"evaluated: {headline_text(row.headline, row.headline_value)}"
+        return f"evaluated: {headline_text('accuracy', row.accuracy)}"  # mirrored by an old version
 
 
 def evaluable_experiments(project_id: str) -> list[ExperimentCard]:
@@ -114,21 +154,57 @@ def _class(aggregate: EvaluationAggregate, key: str, value: str) -> int:
                            details={key: [f"Use a class id or name of: {', '.join(names)}"]})  # fmt: skip
 
 
+def _check_block(aggregate: EvaluationAggregate, block: str, key: str) -> None:
+    """400 when ``key`` filters or sorts by a column this evaluation's task does not fill."""
+    if not getattr(aggregate, block):
+        raise ValidationFailed(
+            f"{key} does not apply to this evaluation ({aggregate.task})",
+            code="not_applicable", details={key: [f"Not a column of {aggregate.task} results."]},
+        )  # fmt: skip
+
+
+def _float(params: Mapping[str, str], key: str) -> float:
+    try:
+        value = float(params[key])
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ValidationFailed(f"{key} must be a number", details={key: ["A number."]})
+    return value
+
+
+def default_sort(aggregate: EvaluationAggregate) -> str:
+    """Results with a per-image error (regression) list the worst first; others keep the
+    evaluation order (subset, then image id)."""
+    return "-error" if aggregate.regression else ""
+
+
+def sorts(aggregate: EvaluationAggregate) -> list[str]:
+    """The ``sort`` values this evaluation's results accept (``position``: evaluation order)."""
+    return ["position"] + [f"{d}{k}" for k, block in SORT_COLUMNS.items()
+                           if getattr(aggregate, block) for d in ("", "-")]  # fmt: skip
+
+
 def results_queryset(
     project_id: str, experiment_id: str, params: Mapping[str, str]
 ) -> QuerySet[EvalResult]:
     """Filtered and ordered results (409 ``not_evaluated`` before a completed evaluation).
 
-    Filters: ``subset``, ``correct`` (true/false), ``true_class``, ``pred_class`` (id or
-    name; both together = one confusion-matrix cell). ``sort``: ``confidence`` or
-    ``-confidence`` (default: evaluation order). Unknown parameters are a 400.
+    Filters: ``subset``; with classes (classification, anomaly detection) ``correct``
+    (true/false), ``true_class``, ``pred_class`` (id or name; both together = one
+    confusion-matrix cell); anomaly detection ``score_gte`` / ``score_lt`` (score >= / <
+    a number: the two sides of a threshold). ``sort``: ``confidence`` (class tasks),
+    ``score`` (anomaly), ``error`` (regression), each with ``-`` for descending, or
+    ``position`` (evaluation order); empty or absent: see :func:`default_sort`. Unknown parameters are a 400, so is a filter or sort the
+    task's results have no column for (``not_applicable``).
     """
     unknown = sorted(set(params) - RESULT_PARAMS)
     if unknown:
         raise ValidationFailed(f"Unknown parameter {unknown[0]!r}", code="unknown_parameter",
                                details={p: ["Not a filter of this list."] for p in unknown})  # fmt: skip
     state = evaluation_state(project_id, experiment_id)
-    if state.aggregate is None:
+    aggregate = state.aggregate
+    if aggregate is None:
         status = state.record.status.value if state.record else "not evaluated"
         raise Conflict(f"This experiment has no evaluation results ({status})",
                        code="not_evaluated")  # fmt: skip
@@ -141,18 +217,25 @@ def results_queryset(
         qs = qs.filter(subset=subset)
     correct = params.get("correct", "")
     if correct:
+        _check_block(aggregate, "class_names", "correct")
         if correct.lower() not in _BOOL:
             raise ValidationFailed("correct must be true or false",
                                    details={"correct": ["true or false"]})  # fmt: skip
         qs = qs.filter(correct=_BOOL[correct.lower()])
     for key, column in (("true_class", "true_class"), ("pred_class", "pred_class")):
         if params.get(key, ""):
-            qs = qs.filter(**{column: _class(state.aggregate, key, params[key])})
-    sort = params.get("sort", "")
-    if sort and sort not in SORTS:
-        raise ValidationFailed(f"Unknown sort {sort!r}: use confidence or -confidence",
-                               details={"sort": list(SORTS)})  # fmt: skip
-    return qs.order_by(*SORTS.get(sort, ("position",)))
+            _check_block(aggregate, "class_names", key)
+            qs = qs.filter(**{column: _class(aggregate, key, params[key])})
+    for key, lookup in (("score_gte", "score__gte"), ("score_lt", "score__lt")):
+        if params.get(key, ""):
+            _check_block(aggregate, "anomaly", key)
+            qs = qs.filter(**{lookup: _float(params, key)})
+    sort = params.get("sort", "") or default_sort(aggregate)
+    allowed = sorts(aggregate)
+    if sort and sort not in allowed:
+        raise ValidationFailed(f"Unknown sort {sort!r}: use {' or '.join(allowed)}",
+                               details={"sort": allowed})  # fmt: skip
+    return qs.order_by(*((sort, "position") if sort not in ("", "position") else ("position",)))
 
 
 def result_page(project_id: str, experiment_id: str, params: Mapping[str, str]) -> ResultPage:
@@ -171,5 +254,6 @@ def result_payload(project_id: str, row: EvalResult) -> dict[str, Any]:
         "true_class_id": row.true_class, "true_class": row.true_name,
         "pred_class_id": row.pred_class, "pred_class": row.pred_name,
         "confidence": row.confidence, "correct": row.correct, "top_k": row.top_k,
-        "thumbnail_url": f"{base}/thumbnail", "image_url": f"{base}/file",
+        "score": row.score, "targets": row.targets, "predictions": row.predictions,
+        "error": row.error, "thumbnail_url": f"{base}/thumbnail", "image_url": f"{base}/file",
     }  # fmt: skip

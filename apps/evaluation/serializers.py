@@ -67,7 +67,12 @@ class EvaluationSerializer(serializers.Serializer[Any]):
     checkpoint = serializers.DictField(allow_null=True)
     subsets = serializers.DictField(child=serializers.IntegerField())
     skipped = serializers.IntegerField()
-    accuracy = serializers.FloatField(allow_null=True)
+    task = serializers.CharField(help_text="the experiment's task, e.g. classification")
+    accuracy = serializers.FloatField(allow_null=True, help_text="class tasks, once completed")
+    headline = serializers.CharField(
+        allow_blank=True, help_text="the metric a list shows: accuracy, auroc, mae…"
+    )
+    headline_value = serializers.FloatField(allow_null=True)
     error = serializers.CharField(allow_blank=True)
     aggregate = serializers.DictField(allow_null=True, help_text="see docs/evaluation.md")
 
@@ -85,16 +90,23 @@ class TopKSerializer(serializers.Serializer[Any]):
 
 
 class ResultSerializer(serializers.Serializer[Any]):
+    """One image; each task fills its own fields, the others are null / empty."""
+
     image_id = serializers.CharField()
     file_name = serializers.CharField()
     subset = serializers.CharField()
-    true_class_id = serializers.IntegerField()
-    true_class = serializers.CharField()
-    pred_class_id = serializers.IntegerField()
-    pred_class = serializers.CharField()
+    true_class_id = serializers.IntegerField(allow_null=True, help_text="anomaly: 1 = anomalous")
+    true_class = serializers.CharField(allow_blank=True)
+    pred_class_id = serializers.IntegerField(allow_null=True)
+    pred_class = serializers.CharField(allow_blank=True)
     confidence = serializers.FloatField()
-    correct = serializers.BooleanField()
+    correct = serializers.BooleanField(allow_null=True)
     top_k = TopKSerializer(many=True)
+    score = serializers.FloatField(allow_null=True, help_text="anomaly score in [0, 1]")
+    targets = serializers.ListField(child=serializers.FloatField(), allow_null=True,
+                                    help_text="regression: actual values, target order")  # fmt: skip
+    predictions = serializers.ListField(child=serializers.FloatField(), allow_null=True)
+    error = serializers.FloatField(allow_null=True, help_text="regression: mean absolute error")
     thumbnail_url = serializers.CharField()
     image_url = serializers.CharField()
 
@@ -124,7 +136,8 @@ def evaluation_payload(state: EvaluationState) -> dict[str, Any]:
             "project_id": e.project_id, "experiment_id": e.id, "experiment": experiment_payload(state),
             "status": "none", "config": None, "job_id": None, "events_url": None,
             "created_at": None, "started_at": None, "finished_at": None, "checkpoint": None,
-            "subsets": {}, "skipped": 0, "accuracy": None, "error": "", "aggregate": None,
+            "subsets": {}, "skipped": 0, "task": e.task, "accuracy": None, "headline": "",
+            "headline_value": None, "error": "", "aggregate": None,
         }  # fmt: skip
     return {
         "project_id": r.project_id, "experiment_id": r.experiment_id,
@@ -133,7 +146,9 @@ def evaluation_payload(state: EvaluationState) -> dict[str, Any]:
         "events_url": f"/api/jobs/{r.job_id}/events" if r.job_id else None,
         "created_at": r.created_at, "started_at": r.started_at, "finished_at": r.finished_at,
         "checkpoint": r.checkpoint.model_dump(mode="json") if r.checkpoint else None,
-        "subsets": r.subsets, "skipped": r.skipped, "accuracy": r.accuracy, "error": r.error,
+        "subsets": r.subsets, "skipped": r.skipped, "task": r.task or e.task,
+        "accuracy": r.accuracy, "headline": r.headline, "headline_value": r.headline_value,
+        "error": r.error,
         "aggregate": state.aggregate.model_dump(mode="json") if state.aggregate else None,
     }  # fmt: skip
 

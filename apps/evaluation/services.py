@@ -266,7 +266,8 @@ def _execute(
         def complete(r: EvaluationRecord) -> None:
             core.write_outputs(paths, results, aggregate)
             r.status, r.finished_at, r.error = EvaluationStatus.completed, _now(), ""
-            r.accuracy = aggregate.overall.accuracy
+            r.accuracy = aggregate.overall.accuracy if aggregate.overall else None
+            r.headline, r.headline_value = aggregate.headline
 
         if _update(project_id, experiment_id, run_id, complete) is None:
             return {"discarded": True}
@@ -286,8 +287,8 @@ def _execute(
         with contextlib.suppress(Exception):
             _update(project_id, experiment_id, run_id, end)
         raise
-    overall = aggregate.overall
-    return {"accuracy": overall.accuracy, "images": overall.count, "checkpoint": ref.name}
+    name, value = aggregate.headline
+    return {name: value, "headline": name, "images": len(results.results), "checkpoint": ref.name}
 
 
 def run_evaluation_job(ctx: JobContext) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import select_template
 
 from apps.core.workspace import ws
 from apps.evaluation import selectors, services
@@ -26,6 +27,13 @@ def _split_sizes(project_id: str, split_id: str | None) -> dict[str, int]:
         return split_store.load(ws(), project_id, split_id).sizes.model_dump()
     except StudioError:
         return {}
+
+
+def task_template(task: str) -> str:
+    """The page part that shows this task's metrics and results: ``task/<task>.html``, or a
+    note for a task the page cannot show yet."""
+    names = [f"evaluation/task/{task}.html"] if task.isidentifier() else []
+    return select_template([*names, "evaluation/task/_unsupported.html"]).template.name  # type: ignore[no-any-return]
 
 
 def _initial(project_id: str, experiment_id: str) -> dict[str, Any]:
@@ -64,4 +72,7 @@ def evaluation_page(request: HttpRequest, project_id: str) -> HttpResponse:
             ctx["initial"] = _initial(project_id, selected)
         except StudioError as exc:
             ctx["select_error"] = exc.message
+        else:
+            ctx["task"] = ctx["initial"]["evaluation"]["task"]
+            ctx["task_template"] = task_template(ctx["task"])
     return render(request, "evaluation/page.html", ctx)

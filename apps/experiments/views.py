@@ -23,8 +23,9 @@ from studio.errors import StudioError
 from studio.ml.tasks.registry import load_task, task_info
 
 log = logging.getLogger(__name__)
-# Shown first in the form; every other hyperparameter goes under "Advanced".
-MAIN_FIELDS = ["epochs", "batch_size", "lr", "image_size", "optimizer", "scheduler"]
+# Shown first in the form (those the task describes); every other one goes under "Advanced".
+# ``loss`` only exists for tasks that choose a loss (regression); others hide it.
+MAIN_FIELDS = ["epochs", "batch_size", "lr", "image_size", "optimizer", "scheduler", "loss"]
 
 
 def _describe(task: str) -> tuple[dict[str, Any] | None, str]:
@@ -55,7 +56,7 @@ def training_page(request: HttpRequest, project_id: str) -> HttpResponse:
         "project": project, "section": "training", "experiments": experiments,
         "splits": splits, "split_names": split_names, "image_count": image_count,
         "unavailable": unavailable, "selected": None, "select_error": "",
-        "form": None,
+        "form": None, "monitor": (describe or {}).get("monitor") or {"metric": "", "mode": "max"},
     }  # fmt: skip
     wanted = request.GET.get("exp", "")
     if not wanted and not request.GET.get("new") and experiments:
@@ -73,7 +74,8 @@ def training_page(request: HttpRequest, project_id: str) -> HttpResponse:
     if ctx["selected"] is None and describe is not None:
         ctx["form"] = {
             "describe": describe,
-            "main": MAIN_FIELDS,
+            "main": [n for n in MAIN_FIELDS
+                     if any(f["name"] == n for f in describe["hyperparameters"])],
             "splits": [{"id": s.id, "name": s.name, "train": s.train_count, "val": s.val_count,
                         "test": s.test_count} for s in splits],
         }  # fmt: skip

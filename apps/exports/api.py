@@ -4,7 +4,8 @@
 - ``/api/export/{project_id}/{experiment_id}``: GET the exports, POST to start one (202 job).
 - ``…/{export_id}``: GET one, DELETE it (204). ``…/{export_id}/download``: the file, as an
   attachment with a server-decided content type and ``nosniff``.
-- ``/api/predict/{project_id}/{experiment_id}``: POST a multipart ``image`` → top-k.
+- ``/api/predict/{project_id}/{experiment_id}``: POST a multipart ``image`` → the model's
+  answer, shaped by the task's output (top-k classes, anomaly score + verdict, or values).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rest_framework.views import APIView
 
 from apps.exports import selectors, services
 from apps.exports.serializers import (
+    TASK_OPTIONS,
     ExportRequestSerializer,
     ExportSerializer,
     ExportStartedSerializer,
@@ -67,13 +69,16 @@ class ExportListView(APIView):
 
     @extend_schema(request=ExportRequestSerializer, responses={202: ExportStartedSerializer})
     def post(self, request: Request, project_id: str, experiment_id: str) -> Response:
-        """Start an export job (format, checkpoint, opset); follow ``events_url`` (SSE)."""
+        """Start an export job (format, checkpoint, opset, task options such as an anomaly
+        ``threshold``); follow ``events_url`` (SSE)."""
         body = ExportRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
+        options = {k: data[k] for k in TASK_OPTIONS if data.get(k) is not None}
         export, job = services.export_start(
-            project_id, experiment_id, data["format"], data["checkpoint"], data.get("opset")
-        )
+            project_id, experiment_id, data["format"], data["checkpoint"], data.get("opset"),
+            options,
+        )  # fmt: skip
         return Response(
             {"export_id": export.id, "job_id": job.id, "events_url": f"/api/jobs/{job.id}/events",
              "export": export_payload(export)},
@@ -128,8 +133,9 @@ class PredictView(APIView):
         responses=PredictResponseSerializer,
     )
     def post(self, request: Request, project_id: str, experiment_id: str) -> Response:
-        """Top-k classes of one uploaded ``image``, from the newest passing ONNX export,
-        else the best checkpoint (``source`` says which answered)."""
+        """The answer for one uploaded ``image`` (``output_name`` says its shape: top-k
+        classes, anomaly score + verdict, or target values), from the newest passing ONNX
+        export, else the best checkpoint (``source`` says which answered)."""
         body = PredictRequestSerializer(data=request.data)
         if not body.is_valid():
             if "image" in body.errors:

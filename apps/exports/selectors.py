@@ -10,7 +10,8 @@ from apps.core.workspace import ws
 from apps.exports.mirror import exports_sync, mirror_export
 from apps.projects import selectors as project_selectors
 from studio.errors import StudioError
-from studio.ml.export import format_info, get_format, store
+from studio.ml.export import format_info, get_format, runner, store
+from studio.ml.export.base import check_task
 from studio.ml.export.store import ExportOnDisk
 from studio.workspace import job_store
 from studio.workspace.experiment_schemas import ExperimentFile, ExperimentStatus
@@ -24,7 +25,11 @@ def experiment_get(project_id: str, experiment_id: str) -> ExperimentFile:
 
 
 def exportable_experiments(project_id: str) -> list[dict[str, Any]]:
-    """Completed experiments with at least one checkpoint, newest first."""
+    """Completed experiments with at least one checkpoint, newest first.
+
+    ``export_options`` lists the task-specific options its exports take (anomaly detection:
+    ``threshold``); empty for tasks without any, or that cannot be exported.
+    """
     project_selectors.project_require(project_id)
     out = []
     for e in store.experiments(ws(), project_id):
@@ -36,8 +41,26 @@ def exportable_experiments(project_id: str) -> list[dict[str, Any]]:
             "image_size": e.config.get("image_size"), "status": e.status.value,
             "finished_at": e.finished_at, "checkpoints": names,
             "best_metric": e.best_metric.model_dump() if e.best_metric else None,
+            "export_options": _export_options(e.task),
         })  # fmt: skip
     return out
+
+
+def _export_options(task_name: str) -> list[str]:
+    try:
+        task = check_task(task_name)
+    except StudioError:
+        return []
+    return sorted(task.export_options)
+
+
+def default_settings(project_id: str, experiment: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Per checkpoint of an :func:`exportable_experiments` entry: the settings an export gets
+    without options (the anomaly threshold the evaluation chose, else 0.5)."""
+    if not experiment["export_options"]:
+        return {}
+    found = store.read_experiment(ws(), project_id, experiment["id"])
+    return {name: runner.default_settings(ws(), found, name) for name in experiment["checkpoints"]}
 
 
 def effective(export: ExportFile) -> ExportFile:

@@ -4,13 +4,14 @@
   an ``export`` job; :func:`run_export_job` is that job's handler in the worker.
 - :func:`export_inline` runs the same export in this process (``manage.py export``).
 - :func:`predict_image` runs one uploaded image through the newest passing ONNX export,
-  else the best checkpoint; it writes nothing.
+  else the best checkpoint; it writes nothing. The answer's shape follows the task's output
+  (``output_name``: top-k classes, anomaly score + verdict, or target values).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from apps.core.job_context import JobCancelled, JobContext
@@ -21,7 +22,7 @@ from apps.exports.mirror import exports_sync, forget_export, rebuild_all
 from studio.errors import Conflict, NotFound, StudioError, ValidationFailed
 from studio.ml.export import predict as predict_core
 from studio.ml.export import store
-from studio.ml.export.runner import ExportCancelled, plan_export, run_export
+from studio.ml.export.runner import ExportCancelled, default_settings, plan_export, run_export
 from studio.workspace.export_schemas import ExportFile
 from studio.workspace.locks import resource_lock
 from studio.workspace.schemas import JobFile
@@ -31,13 +32,22 @@ PREDICT_SOURCES = ("auto", "onnx", "checkpoint")
 
 
 def export_start(
-    project_id: str, experiment_id: str, fmt: str, checkpoint: str = "best.ckpt", opset: Any = None
+    project_id: str,
+    experiment_id: str,
+    fmt: str,
+    checkpoint: str = "best.ckpt",
+    opset: Any = None,
+    options: Mapping[str, Any] | None = None,
 ) -> tuple[ExportFile, JobFile]:
-    """Plan the export (every check that needs no torch) and queue its job."""
+    """Plan the export (every check that loads no model) and queue its job.
+
+    ``options`` are the task's export options (anomaly detection: ``threshold``).
+    """
     selectors.experiment_get(project_id, experiment_id)
     export = plan_export(
-        ws(), project_id, experiment_id, fmt=fmt, checkpoint=checkpoint, opset=opset
-    )
+        ws(), project_id, experiment_id, fmt=fmt, checkpoint=checkpoint, opset=opset,
+        options=options,
+    )  # fmt: skip
     params = {"project_id": project_id, "experiment_id": experiment_id, "export_id": export.id}
     try:
         job = job_submit(JOB_KIND, params, project_id)
@@ -92,12 +102,14 @@ def export_inline(
     checkpoint: str = "best.ckpt",
     opset: Any = None,
     on_progress: Callable[[int, int, str], None] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> ExportFile:
     """Plan and run an export in this process (the CLI); no job, same files."""
     selectors.experiment_get(project_id, experiment_id)
     export = plan_export(
-        ws(), project_id, experiment_id, fmt=fmt, checkpoint=checkpoint, opset=opset
-    )
+        ws(), project_id, experiment_id, fmt=fmt, checkpoint=checkpoint, opset=opset,
+        options=options,
+    )  # fmt: skip
     try:
         return run_export(ws(), project_id, experiment_id, export.id, on_progress=on_progress)
     finally:
@@ -138,7 +150,8 @@ def export_delete(project_id: str, experiment_id: str, export_id: str) -> None:
 def predict_image(
     project_id: str, experiment_id: str, data: bytes, top_k: int = 5, source: str = "auto"
 ) -> dict[str, Any]:
-    """Top-k classes of one image; says which model answered (ONNX export or checkpoint)."""
+    """The model's answer for one image (see ``studio.ml.export.predict``: top-k classes,
+    anomaly score + verdict, or values); says which model answered (export or checkpoint)."""
     if source not in PREDICT_SOURCES:
         raise ValidationFailed(
             f"Unknown source {source!r}",
@@ -163,10 +176,11 @@ def predict_image(
         names = store.checkpoints(ws(), project_id, experiment_id)
         name = "best.ckpt" if "best.ckpt" in names else "last.ckpt"
         path = store.require_exportable(ws(), experiment, name)
-        predictor = predict_core.checkpoint_predictor(path)
+        settings = default_settings(ws(), experiment, name)
+        predictor = predict_core.checkpoint_predictor(path, settings)
         used = {"source": "checkpoint", "export_id": None, "checkpoint": name}
     result = predict_core.predict(predictor, data, top_k)
-    return {**used, "model": predictor.model, "top_k": len(result["predictions"]), **result}
+    return {**used, "model": predictor.model, **result}
 
 
 def mirror_rebuild() -> int:

@@ -29,6 +29,7 @@ def _rows(project_id: str, experiment_id: str) -> list[dict[str, Any]]:
         for f in selectors.export_scan(project_id, experiment_id)
     ]
     for row in rows:
+        row["threshold"] = (row.get("settings") or {}).get("threshold")
         v = row.get("validation") or {}
         parity, numeric = v.get("parity") or {}, v.get("numeric") or {}
         row["agreement_pct"] = f"{100 * parity['agreement']:.2f}" if parity else None
@@ -63,7 +64,15 @@ def export_page(request: HttpRequest, project_id: str) -> HttpResponse:
     }  # fmt: skip
     if selected:
         ctx["rows"] = _rows(project_id, selected["id"])
+        ctx["defaults"] = selectors.default_settings(project_id, selected)
+        ctx["agreement_label"] = _agreement_label(ctx["rows"])
     return render(request, "exports/page.html", ctx)
+
+
+def _agreement_label(rows: list[dict[str, Any]]) -> str:
+    """What the list's agreement column counts (one experiment = one task = one label)."""
+    labels = [r["agreement_label"] for r in rows if r.get("agreement_label")]
+    return labels[0] if labels else "same prediction"
 
 
 def export_list(request: HttpRequest, project_id: str) -> HttpResponse:
@@ -74,4 +83,5 @@ def export_list(request: HttpRequest, project_id: str) -> HttpResponse:
         rows = _rows(project_id, experiment_id)
     except StudioError as exc:
         raise Http404(exc.message) from exc
-    return render(request, "exports/_list.html", {"project": project, "rows": rows})
+    ctx = {"project": project, "rows": rows, "agreement_label": _agreement_label(rows)}
+    return render(request, "exports/_list.html", ctx)

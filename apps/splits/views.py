@@ -25,6 +25,13 @@ STRATEGY_LABELS = {
     "target_bins": "Stratified by target quantile bins",
     "labelled": "Stratified by labelled / unlabelled",
 }
+# What one row of a split's table is, per strategy (regression rows are target ranges).
+GROUP_HEADERS = {
+    "label": "Class",
+    "class_presence": "Class",
+    "target_bins": "Target range",
+    "labelled": "Images",
+}
 
 
 def _page_context(request: HttpRequest, project_id: str) -> dict[str, Any]:
@@ -40,6 +47,7 @@ def _page_context(request: HttpRequest, project_id: str) -> dict[str, Any]:
     ctx: dict[str, Any] = {
         "project": project, "section": "splits", "splits": splits, "image_count": image_count,
         "strategy_label": STRATEGY_LABELS[strategy_for(project.task)],
+        "group_header": GROUP_HEADERS[strategy_for(project.task)],
         "selected": None,
     }  # fmt: skip
     wanted = request.GET.get("split", "")
@@ -56,6 +64,7 @@ def _page_context(request: HttpRequest, project_id: str) -> dict[str, Any]:
             }
             detail["ratio_pct"] = {k: f"{100 * v:.4g}" for k, v in detail["ratios"].items()}
             detail["strategy_label"] = STRATEGY_LABELS.get(split.strategy, split.strategy)
+            detail["group_header"] = GROUP_HEADERS.get(split.strategy, "Group")
             ctx["selected"] = detail
     return ctx
 

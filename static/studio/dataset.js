@@ -36,6 +36,7 @@ document.addEventListener("alpine:init", () => {
       this.project = this.$el.dataset.project;
       this.csrf = this.$el.dataset.csrf;
       this.reportUrl = this.$el.dataset.reportUrl;
+      this.format = this.$el.dataset.defaultFormat || this.format; // the task's usual format
       this.drawChart();
       new MutationObserver(() => this.drawChart()).observe(document.documentElement, {
         attributes: true, attributeFilter: ["data-theme"],
@@ -244,10 +245,19 @@ document.addEventListener("alpine:init", () => {
       }
       return out;
     },
+    // SVG markup of the shapes: a <template x-for> inside <svg> is an SVG element without
+    // .content, which Alpine cannot clone, so the overlay is rendered as one string.
+    shapesSvg() {
+      const num = (v) => (Number.isFinite(Number(v)) ? Number(v) : 0);
+      const color = (c) => (/^#[0-9a-fA-F]{3,8}$/.test(c) ? c : "#ffff00");
+      return this.shapes().map((s) => (s.kind === "box"
+        ? `<rect x="${num(s.x)}" y="${num(s.y)}" width="${num(s.w)}" height="${num(s.h)}" stroke="${color(s.color)}" fill="none" vector-effect="non-scaling-stroke"></rect>`
+        : `<polygon points="${s.points.split(/[ ,]/).map(num).join(" ")}" stroke="${color(s.color)}" fill="${color(s.color)}" fill-opacity="0.25" vector-effect="non-scaling-stroke"></polygon>`)).join("");
+    },
     targetsText() {
       const t = this.image.annotations.target || [];
       const names = this.image.target_names || [];
-      return t.map((v, i) => `${names[i] || `target ${i + 1}`}: ${v}`).join(", ");
+      return t.map((v, i) => `${names[i] || `target ${i + 1}`} = ${v}`).join(", ");
     },
     humanBytes(n) {
       if (n < 1024) return `${n} bytes`;
@@ -255,8 +265,9 @@ document.addEventListener("alpine:init", () => {
       return `${(n / 1024 / 1024).toFixed(1)} MiB`;
     },
 
-    // ---- chart ----------------------------------------------------------
+    // ---- charts ---------------------------------------------------------
     drawChart() {
+      this.drawTargetCharts();
       const canvas = document.getElementById("class-chart");
       const data = chartData();
       if (!canvas || !window.Chart || !data.labels || !data.labels.length) return;
@@ -277,7 +288,41 @@ document.addEventListener("alpine:init", () => {
         },
       });
     },
+    drawTargetCharts() {
+      const data = targetChartData();
+      if (!window.Chart || !data) return;
+      const css = getComputedStyle(document.documentElement);
+      const text = css.getPropertyValue("--muted").trim();
+      const grid = css.getPropertyValue("--border").trim();
+      const bar = css.getPropertyValue("--primary").trim();
+      targetCharts.splice(0).forEach((chart) => chart.destroy());
+      document.querySelectorAll("canvas.target-chart").forEach((canvas) => {
+        const t = data[Number(canvas.dataset.index)];
+        if (!t || !t.counts.length) return;
+        targetCharts.push(new Chart(canvas, {
+          type: "bar",
+          data: { labels: t.labels, datasets: [{ label: "Images", data: t.counts, backgroundColor: bar, barPercentage: 1, categoryPercentage: 0.95 }] },
+          options: {
+            responsive: true, maintainAspectRatio: false, animation: false,
+            plugins: { legend: { display: false }, tooltip: { callbacks: { title: (items) => `${t.name}: ${t.ranges[items[0].dataIndex]}` } } },
+            scales: {
+              x: { ticks: { color: text, maxRotation: 0, autoSkip: true, font: { size: 10 } }, grid: { display: false } },
+              y: { beginAtZero: true, ticks: { color: text, precision: 0 }, grid: { color: grid } },
+            },
+          },
+        }));
+      });
+    },
   }));
+
+  // Histograms of the regression targets (one canvas per target), kept outside Alpine's
+  // reactive proxies (they break Chart.js).
+  const targetCharts = [];
+
+  function targetChartData() {
+    const el = document.getElementById("target-chart-data");
+    return el ? JSON.parse(el.textContent) : null;
+  }
 
   function chartData() {
     const el = document.getElementById("class-chart-data");

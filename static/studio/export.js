@@ -1,6 +1,8 @@
 // The Export page: start an export (POST /api/export/<pid>/<eid>), follow its job over SSE,
 // show the validation verdict and download link, refresh the list, delete, and "try it"
-// (POST /api/predict/<pid>/<eid> with one image).
+// (POST /api/predict/<pid>/<eid> with one image). The try-it answer's shape follows its
+// output_name: logits → top-k bars, score → anomaly verdict at the file's threshold,
+// values → each target with its value in original units.
 (() => {
   const TERMINAL = ["succeeded", "failed", "cancelled", "interrupted"];
 
@@ -17,7 +19,7 @@
   document.addEventListener("alpine:init", () => {
     Alpine.data("exportPage", () => ({
       project: "", experiment: "", csrf: "", listUrl: "",
-      checkpoint: "", format: "onnx", opset: 17,
+      checkpoint: "", format: "onnx", opset: 17, threshold: "", defaults: {},
       running: false, phase: "idle", done: 0, total: 0, message: "", error: "",
       result: null, listError: "",
       dragging: false, preview: null, prediction: null, trying: false, tryError: "",
@@ -30,6 +32,8 @@
         this.csrf = d.csrf;
         this.listUrl = d.listUrl;
         this.opset = Number(d.opsetDefault) || 17;
+        const defaults = document.getElementById("export-defaults");
+        this.defaults = defaults ? JSON.parse(defaults.textContent) || {} : {};
         const select = this.$el.querySelector("[data-testid=checkpoint-select]");
         this.checkpoint = select && select.options.length ? select.options[0].value : "best.ckpt";
       },
@@ -48,6 +52,7 @@
         this.result = null;
         const body = { format: this.format, checkpoint: this.checkpoint };
         if (this.format === "onnx") body.opset = this.opset;
+        if (String(this.threshold).trim() !== "") body.threshold = String(this.threshold).trim();
         this.running = true;
         try {
           const response = await fetch(this.api("export"), {
@@ -137,7 +142,34 @@
         this.refreshList();
       },
 
+      // ---- task options -------------------------------------------------
+      defaultThreshold() {
+        const d = this.defaults[this.checkpoint];
+        return d && d.threshold ? d.threshold : "0.5";
+      },
+      thresholdHint() {
+        const d = this.defaults[this.checkpoint];
+        if (d && d.threshold_source === "evaluation") {
+          return `0–1; empty = ${d.threshold}, the threshold the evaluation of ${this.checkpoint} chose.`;
+        }
+        return `0–1; empty = 0.5 (${this.checkpoint} has not been evaluated: evaluate it to pick one).`;
+      },
+      sourceText(source) {
+        return { option: "chosen at export", evaluation: "from the evaluation", default: "default" }[source] || source || "";
+      },
+      thresholdText(r) {
+        const s = r.settings || {};
+        return s.threshold ? ` · threshold ${s.threshold} (${this.sourceText(s.threshold_source)})` : "";
+      },
+
       // ---- formatting ---------------------------------------------------
+      capitalize(text) {
+        return text ? text.charAt(0).toUpperCase() + text.slice(1) : "";
+      },
+      fmtValue(v) {
+        const a = Math.abs(v);
+        return a !== 0 && (a >= 1e6 || a < 1e-3) ? v.toExponential(4) : Number(v.toPrecision(6)).toString();
+      },
       badgeClass(r) {
         if (r.status !== "completed") return "danger";
         return r.validation && r.validation.passed ? "ok" : "danger";

@@ -137,8 +137,14 @@
       let lossChart = null;
       let metricChart = null;
       let source = null;
+      // one Chart.js dataset per metric, kept across updates so legend clicks stick
+      let metricSets = {};
       return {
         exp: jsonScript("experiment-data"),
+        // the task's monitored metric picks the best checkpoint; "min" = lower is better
+        monitor: "",
+        mode: "max",
+        hiddenMetrics: [],
         rows: [],
         batchPoints: [],
         progress: null,
@@ -148,6 +154,8 @@
         actionError: "",
         hint: "",
         async init() {
+          this.monitor = this.$root.dataset.monitor || (this.exp.best_metric && this.exp.best_metric.name) || "";
+          this.mode = this.$root.dataset.monitorMode === "min" ? "min" : "max";
           window.Alpine.store("run").status = this.exp.status;
           window.Alpine.store("run").epochs_done = this.exp.epochs_done;
           this.drawCharts();
@@ -180,6 +188,7 @@
           return Object.entries(this.exp.final_metrics || {}).filter(([k]) => k !== "lr");
         },
         fmt(v) { return typeof v === "number" ? (Math.abs(v) >= 100 ? v.toFixed(1) : v.toFixed(4)) : v; },
+        betterText() { return this.mode === "min" ? "lower is better" : "higher is better"; },
         setStatus(status) {
           this.exp.status = status;
           window.Alpine.store("run").status = status;
@@ -274,6 +283,7 @@
           if (metricChart) metricChart.destroy();
           lossChart = lineChart(this.$refs.loss, "loss");
           metricChart = lineChart(this.$refs.metrics, "value");
+          metricSets = {};
           this.updateCharts();
         },
         updateCharts() {
@@ -287,9 +297,24 @@
             { label: "val loss", data: series("val_loss"), borderColor: PALETTE[1], backgroundColor: PALETTE[1], pointRadius: 3 },
           ];
           const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((k) => k.startsWith("val_") && k !== "val_loss");
-          metricChart.data.datasets = keys.map((k, i) => ({
-            label: k, data: series(k), borderColor: PALETTE[i % PALETTE.length], backgroundColor: PALETTE[i % PALETTE.length], pointRadius: 3,
-          }));
+          keys.sort((a, b) => (b === this.monitor) - (a === this.monitor)); // the monitored metric first
+          // One y axis: next to the monitored metric show only metrics on its scale (scores in
+          // 0..1 next to a 0..1 score). Errors in target units (mae, mse, rmse) and r2 do not
+          // mix, so all but the monitored one start hidden; a legend click shows them.
+          const unit = (k) => series(k).every((p) => p.y >= -1e-9 && p.y <= 1 + 1e-9);
+          const monitorUnit = keys.includes(this.monitor) ? unit(this.monitor) : true;
+          const shown = (k) => !keys.includes(this.monitor) || k === this.monitor || (monitorUnit && unit(k));
+          metricChart.data.datasets = keys.map((k, i) => {
+            if (!metricSets[k]) {
+              const color = PALETTE[i % PALETTE.length];
+              metricSets[k] = { label: k, borderColor: color, backgroundColor: color, pointRadius: 3, hidden: !shown(k) };
+            }
+            const set = metricSets[k];
+            set.data = series(k);
+            set.borderWidth = k === this.monitor ? 3 : 1.5;
+            return set;
+          });
+          this.hiddenMetrics = keys.filter((k) => metricSets[k].hidden);
           // the whole run on the x axis, so progress reads left to right
           [lossChart, metricChart].forEach((chart) => { chart.options.scales.x.min = 0; chart.options.scales.x.max = this.exp.epochs || undefined; });
           lossChart.update("none");
@@ -297,6 +322,9 @@
           const count = (chart) => chart.data.datasets.reduce((n, ds) => n + ds.data.length, 0);
           this.$refs.loss.dataset.points = String(count(lossChart));
           this.$refs.metrics.dataset.points = String(count(metricChart));
+          // for tests and curious users: which series are drawn, which start hidden
+          this.$refs.metrics.dataset.series = metricChart.data.datasets
+            .map((ds, i) => `${ds.label}${metricChart.isDatasetVisible(i) ? "" : " (hidden)"}`).join(",");
         },
       };
     });

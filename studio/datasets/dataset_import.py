@@ -29,7 +29,13 @@ from PIL import Image
 
 from studio.datasets import sources
 from studio.datasets.images import ProcessedImage, harden_process, process_task
-from studio.datasets.importers import ImportOptions, ParsedImport, get_importer, issue
+from studio.datasets.importers import (
+    ImportOptions,
+    ParsedImport,
+    apply_task_rules,
+    get_importer,
+    issue,
+)
 from studio.datasets.store import (
     DatasetPaths,
     StagedImport,
@@ -165,9 +171,8 @@ def run_import(
         progress(0, 0, "Reading the source")
         root = _root(req, paths)
         annotations = sources.resolve_annotations(root, req.annotations, req.annotations_anywhere)
-        parsed = get_importer(req.format)(
-            root, ImportOptions(task=req.task, annotations=annotations)
-        )
+        options = ImportOptions(task=req.task, annotations=annotations)
+        parsed = apply_task_rules(get_importer(req.format)(root, options), options.rules)
         report.issues.extend(parsed.issues)
         check_cancel()
         staged = _stage(req, parsed, report, paths.staging(req.import_id), progress, check_cancel)

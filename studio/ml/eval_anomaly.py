@@ -1,6 +1,6 @@
 """Anomaly-detection metrics and evaluator, in plain numpy (checked against scikit-learn).
 
-Contract (``tests/evaluation/test_anomaly_metrics.py``):
+Contract (``tests/ml/test_eval_anomaly.py``):
 
 - Inputs: ``labels`` (1 = anomalous, the positive outcome; 0 = good) and ``scores`` (the
   model's anomaly score, higher = more anomalous).
@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from studio.ml.data import Sample
     from studio.workspace.dataset_schemas import DatasetFile, ImageRecord
 
+# plain sequences or numpy arrays (the evaluator passes lists, tests pass arrays)
+Labels = Sequence[int] | np.ndarray
+Scores = Sequence[float] | np.ndarray
 OUTCOMES = ("good", "anomalous")
 DEFAULT_THRESHOLD = 0.5
 MAX_ROC_POINTS = 200
@@ -52,9 +55,7 @@ def _counts(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndar
     return s[last], tp.astype(np.float64), fp.astype(np.float64)
 
 
-def roc_curve(
-    labels: Sequence[int], scores: Sequence[float]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def roc_curve(labels: Labels, scores: Scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(fpr, tpr, thresholds)`` like ``sklearn.metrics.roc_curve(drop_intermediate=False)``."""
     y, s = np.asarray(labels, np.int64), np.asarray(scores, np.float64)
     thresholds, tp, fp = _counts(y, s)
@@ -65,7 +66,7 @@ def roc_curve(
     return fpr, tpr, np.r_[top, thresholds]
 
 
-def auroc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
+def auroc(labels: Labels, scores: Scores) -> float | None:
     y = np.asarray(labels, np.int64)
     if len(y) == 0 or y.min() == y.max():
         return None
@@ -73,7 +74,7 @@ def auroc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
     return float(np.trapezoid(tpr, fpr))
 
 
-def average_precision(labels: Sequence[int], scores: Sequence[float]) -> float | None:
+def average_precision(labels: Labels, scores: Scores) -> float | None:
     y, s = np.asarray(labels, np.int64), np.asarray(scores, np.float64)
     if not y.sum():
         return None
@@ -83,9 +84,7 @@ def average_precision(labels: Sequence[int], scores: Sequence[float]) -> float |
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
-def binary_scores(
-    labels: Sequence[int], scores: Sequence[float], threshold: float
-) -> tuple[float, float, float]:
+def binary_scores(labels: Labels, scores: Scores, threshold: float) -> tuple[float, float, float]:
     """``(precision, recall, f1)`` of "anomalous" at ``threshold`` (0 where undefined)."""
     y = np.asarray(labels, np.int64).astype(bool)
     p = np.asarray(scores, np.float64) >= threshold
@@ -96,9 +95,7 @@ def binary_scores(
     return precision, recall, f1
 
 
-def best_thresholds(
-    labels: Sequence[int], scores: Sequence[float]
-) -> tuple[float | None, float | None]:
+def best_thresholds(labels: Labels, scores: Scores) -> tuple[float | None, float | None]:
     """``(youden, best_f1)`` thresholds, or ``(None, None)`` when one outcome is missing."""
     y, s = np.asarray(labels, np.int64), np.asarray(scores, np.float64)
     if len(y) == 0 or y.min() == y.max():
@@ -111,15 +108,13 @@ def best_thresholds(
     return float(youden), float(best)
 
 
-def _roc_points(labels: Sequence[int], scores: Sequence[float]) -> list[RocPoint]:
+def _roc_points(labels: Labels, scores: Scores) -> list[RocPoint]:
     fpr, tpr, thr = roc_curve(labels, scores)
     keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), MAX_ROC_POINTS)).astype(int))
     return [RocPoint(fpr=float(fpr[i]), tpr=float(tpr[i]), threshold=float(thr[i])) for i in keep]
 
 
-def anomaly_metrics(
-    labels: Sequence[int], scores: Sequence[float], threshold: float
-) -> AnomalyMetrics:
+def anomaly_metrics(labels: Labels, scores: Scores, threshold: float) -> AnomalyMetrics:
     youden, best_f1 = best_thresholds(labels, scores)
     precision, recall, f1 = binary_scores(labels, scores, threshold)
     return AnomalyMetrics(

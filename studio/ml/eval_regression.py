@@ -1,6 +1,6 @@
 """Regression metrics and evaluator, in plain numpy (checked against scikit-learn).
 
-Contract (``tests/evaluation/test_regression_metrics.py``), all in original target units:
+Contract (``tests/ml/test_eval_regression.py``), all in original target units:
 
 - Per target: MAE, MSE, RMSE = sqrt(MSE), R² = 1 - SS_res / SS_tot (scikit-learn's
   ``r2_score``); R² is ``None`` when the true values of that target have no variance.

@@ -54,7 +54,7 @@ class ParityCheck(_Strict):
     passed: bool
     subset: Literal["test", "val", "all"]
     images: int = Field(ge=0)
-    agreement: float = Field(ge=0, le=1)  # fraction of images with the same predicted class
+    agreement: float = Field(ge=0, le=1)  # images with the same answer (class/verdict/values)
     disagreements: int = Field(0, ge=0)
     threshold: float = Field(ge=0, le=1)
     labelled: int = Field(0, ge=0)  # images with a true label (accuracy is over these)
@@ -97,6 +97,10 @@ class ExportFile(_Strict):
     input_name: str = ""
     output_name: str = ""
     input_shape: list[int | str] = Field(default_factory=list)  # ["batch", 3, 224, 224]
+    # task-specific settings chosen at request time (anomaly: threshold, threshold_source)
+    settings: dict[str, str] = Field(default_factory=dict)
+    # the task's output contract as written into the file (output_name, output, settings…)
+    output: dict[str, str] = Field(default_factory=dict)
     file: str | None = None  # file name inside the export folder
     download_name: str | None = None  # suggested name for downloads
     size: int | None = Field(default=None, ge=0)  # bytes

@@ -6,6 +6,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,10 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 60, what: str = "co
 
 def status(ws: Workspace, job_id: str) -> JobStatus:
     return job_store.load(ws, job_id).status
+
+
+def succeeded(ws: Workspace, job_id: str) -> bool:
+    return status(ws, job_id) == JobStatus.succeeded
 
 
 def worker_ready(log: Path) -> bool:
@@ -109,7 +114,7 @@ def test_killing_redis_loses_no_queued_job(
     redis_server.start()
     start_worker()
     for job in jobs:
-        wait_for(lambda j=job: status(workspace, j.id) == JobStatus.succeeded, what=f"job {job.id}")
+        wait_for(partial(succeeded, workspace, job.id), what=f"job {job.id}")
 
 
 def test_two_workers_share_a_burst_and_each_job_runs_once(
@@ -131,7 +136,7 @@ def test_two_workers_share_a_burst_and_each_job_runs_once(
     for job in jobs[:10]:  # at-least-once delivery: duplicates must not run twice
         run_job.send(job.id)
     for job in jobs:
-        wait_for(lambda j=job: status(workspace, j.id) == JobStatus.succeeded, what=f"job {job.id}")
+        wait_for(partial(succeeded, workspace, job.id), what=f"job {job.id}")
     time.sleep(1.0)  # give any duplicate a chance to (wrongly) run
     lines = record.read_text().split()
     runs = lines[0::2]

@@ -19,14 +19,17 @@ def project(db: Any) -> Any:
 
 
 @pytest.fixture
-def regression_project(db: Any, workspace: Any) -> Any:
-    """A regression project (written directly: the task is not selectable in the GUI yet)."""
-    from apps.projects.mirror import mirror_project
-    from studio.workspace import project_store
+def regression_project(db: Any) -> Any:
+    from apps.projects.services import project_create
 
-    created = project_store.create(workspace, "Ages", "regression")
-    mirror_project(project_store.inspect(workspace, created.id))
-    return created
+    return project_create("Ages", "regression")
+
+
+@pytest.fixture
+def anomaly_project(db: Any) -> Any:
+    from apps.projects.services import project_create
+
+    return project_create("Scratches", "anomaly_detection")
 
 
 @pytest.fixture

@@ -168,10 +168,10 @@ def test_zip_caps(tmp_path: Path) -> None:
         len(sources.check_zip(archive, sources.ZipCaps(max_entries=5, max_uncompressed_bytes=5000)))
         == 5
     )
+    not_a_zip = tmp_path / "x.zip"
+    not_a_zip.write_bytes(b"PK\x03\x04 nope")
     with pytest.raises(ValidationFailed, match="not a readable zip"):
-        sources.check_zip(
-            tmp_path.joinpath("x.zip").write_bytes(b"PK\x03\x04 nope") and tmp_path / "x.zip"
-        )
+        sources.check_zip(not_a_zip)
 
 
 def test_zip_that_lies_about_its_size_is_stopped(tmp_path: Path) -> None:

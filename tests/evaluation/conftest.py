@@ -9,6 +9,7 @@ import pytest
 
 from studio.workspace.paths import Workspace
 from tests.evaluation.fixtures import Template, build_template, evaluate_template, install
+from tests.evaluation.task_fixtures import build_task_template, evaluate_task_template
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +39,51 @@ def evaluated(workspace: Workspace, evaluated_template: Template) -> Template:
     """This test's workspace holds the digits project with a completed evaluation."""
     install(evaluated_template, workspace)
     return evaluated_template
+
+
+@pytest.fixture(scope="session")
+def anomaly_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """A trained anomaly-detection digits project (good 0-6, defect 7-9), not evaluated."""
+    return build_task_template(tmp_path_factory.mktemp("eval-anomaly"), "anomaly_detection")
+
+
+@pytest.fixture(scope="session")
+def anomaly_evaluated_template(
+    tmp_path_factory: pytest.TempPathFactory, anomaly_template: Template
+) -> Template:
+    """``anomaly_template`` evaluated on val + test: the threshold was chosen on val."""
+    return evaluate_task_template(
+        anomaly_template, tmp_path_factory.mktemp("eval-anomaly-done"), ["val", "test"]
+    )
+
+
+@pytest.fixture(scope="session")
+def regression_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """A trained regression digits project (targets ``digit`` and ``ink``), not evaluated."""
+    return build_task_template(tmp_path_factory.mktemp("eval-regression"), "regression")
+
+
+@pytest.fixture(scope="session")
+def regression_evaluated_template(
+    tmp_path_factory: pytest.TempPathFactory, regression_template: Template
+) -> Template:
+    return evaluate_task_template(
+        regression_template, tmp_path_factory.mktemp("eval-regression-done"), ["val", "test"]
+    )
+
+
+@pytest.fixture
+def anomaly_evaluated(workspace: Workspace, anomaly_evaluated_template: Template) -> Template:
+    """This test's workspace holds the anomaly project with a completed evaluation."""
+    install(anomaly_evaluated_template, workspace)
+    return anomaly_evaluated_template
+
+
+@pytest.fixture
+def regression_evaluated(workspace: Workspace, regression_evaluated_template: Template) -> Template:
+    """This test's workspace holds the regression project with a completed evaluation."""
+    install(regression_evaluated_template, workspace)
+    return regression_evaluated_template
 
 
 @pytest.fixture

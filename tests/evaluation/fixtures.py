@@ -147,7 +147,8 @@ def evaluate_template(template: Template, root: Path, subsets: list[str]) -> Tem
         project_id=template.project_id, experiment_id=template.experiment_id, run_id="evtemplate",
         status=EvaluationStatus.completed, config=plan.config, task="classification",
         split_id=template.split_id, subsets=plan.subset_sizes, skipped=skipped,
-        accuracy=aggregate.overall.accuracy,
+        accuracy=aggregate.overall.accuracy if aggregate.overall else None,
+        headline=aggregate.headline[0], headline_value=aggregate.headline[1],
     )  # fmt: skip
     core.save_record(paths, record)
     return Template(ws.root, template.project_id, template.experiment_id, template.split_id,

@@ -43,6 +43,8 @@ def test_status_aggregate_and_auth(api: Any, anon_api: Any, evaluated: Template)
         len(agg["overall"]["confusion_matrix"]) == 10 and len(agg["overall"]["calibration"]) == 15
     )
     assert body["accuracy"] == agg["overall"]["accuracy"]
+    assert body["task"] == agg["task"] == "classification"
+    assert (body["headline"], body["headline_value"]) == ("accuracy", body["accuracy"])
     for suffix in ("", "/results", "/results.csv", "/checkpoints"):
         assert_error(anon_api.get(url(evaluated, suffix)), 401, "not_authenticated")
     assert_error(anon_api.delete(url(evaluated)), 401, "not_authenticated")
@@ -62,7 +64,9 @@ def test_results_filters_sort_and_pages(api: Any, evaluated: Template) -> None:
     first = everything[0]
     assert set(first) == {"image_id", "file_name", "subset", "true_class_id", "true_class",
                           "pred_class_id", "pred_class", "confidence", "correct", "top_k",
+                          "score", "targets", "predictions", "error",
                           "thumbnail_url", "image_url"}  # fmt: skip
+    assert first["score"] is None and first["targets"] is None and first["error"] is None
     assert (
         first["thumbnail_url"]
         == f"/api/datasets/{evaluated.project_id}/images/{first['image_id']}/thumbnail"
@@ -120,6 +124,8 @@ def test_results_filters_sort_and_pages(api: Any, evaluated: Template) -> None:
         ({"correct": "maybe"}, "validation_error"),
         ({"true_class": "eleven"}, "unknown_class"),
         ({"sort": "name"}, "validation_error"),
+        ({"sort": "-error"}, "validation_error"),  # no per-image error in classification
+        ({"score_gte": "0.5"}, "not_applicable"),
         ({"colour": "red"}, "unknown_parameter"),
     ],
 )

@@ -25,6 +25,7 @@ def test_evaluate_command(workspace: Workspace, trained: Template) -> None:
     text = out.getvalue()
     paths = core.evaluation_paths(workspace, trained.project_id, trained.experiment_id)
     agg = core.read_aggregate(paths)
+    assert agg.overall is not None
     assert text.startswith(
         f"Accuracy {agg.overall.accuracy:.4f} ({agg.overall.correct}/{agg.overall.count} images, val+test) with last.ckpt"
     )

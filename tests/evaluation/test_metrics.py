@@ -81,7 +81,7 @@ def test_edge_cases() -> None:
 
 def _index(rows: list[ImageResult], agg: EvaluationAggregate) -> tuple[list[int], list[int]]:
     pos = {cid: i for i, cid in enumerate(agg.class_ids)}
-    return [pos[r.true_class_id] for r in rows], [pos[r.pred_class_id] for r in rows]
+    return [pos[r.true_class_id or 0] for r in rows], [pos[r.pred_class_id or 0] for r in rows]
 
 
 def test_real_evaluation_aggregate_matches_sklearn(
@@ -104,6 +104,8 @@ def test_real_evaluation_aggregate_matches_sklearn(
     ]
     assert set(agg.subsets) == {"val", "test"}
     assert {r.subset for r in rows} == {"val", "test"}
+    assert agg.overall is not None and agg.task == "classification"
+    assert all(r.true_class_id is not None and r.pred_class_id is not None for r in rows)
     t, p = _index(rows, agg)
     check_against_sklearn(agg.overall, t, p, k)
     conf = np.array([r.confidence for r in rows])
@@ -131,6 +133,7 @@ def test_evaluating_best_on_val_reproduces_training(
         on_progress=lambda d, n: seen.append((d, n)),
     )  # fmt: skip
     assert skipped == 0 and len(results.results) == plan.subset_sizes["val"] == len(samples)
+    assert agg.overall is not None and agg.headline == ("accuracy", agg.overall.accuracy)
     assert agg.overall.accuracy == pytest.approx(trained.best_value, abs=1e-6)
     assert agg.overall.accuracy == pytest.approx(meta.metrics["val_accuracy"], abs=1e-6)
     assert agg.overall.macro.f1 == pytest.approx(meta.metrics["val_f1"], abs=1e-5)

@@ -138,7 +138,7 @@ def test_request_errors(
     )
     assert "from scratch" in error["message"] and "pretrained" in error["details"]
     # a task that cannot be trained yet
-    other = project_store.create(workspace, "Ages", "regression")
+    other = project_store.create(workspace, "Boxes", "object_detection")
     error = assert_error(
         api.post(url(other.id), {"split_id": sid}, format="json"), 400, "task_unavailable"
     )
@@ -193,6 +193,22 @@ def test_tasks_endpoint_describes_trainable_tasks(api: Any) -> None:
     fields = {f["name"]: f for f in cls["hyperparameters"]}
     assert fields["lr"]["help"] and fields["lr"]["default"] > 0 and fields["epochs"]["minimum"] == 1
     assert {a["name"] for a in cls["augmentations"]} >= {"hflip", "rotation"}
-    regression = by_name["regression"]
-    assert regression["available"] is False and "models" not in regression
-    assert set(regression) == {"name", "label", "description", "available"}
+    detection = by_name["object_detection"]
+    assert detection["available"] is False and "models" not in detection
+    assert set(detection) == {"name", "label", "description", "available"}
+    # the two tasks of issue 8: their own monitored metric, settings and lighter augmentations
+    for name, monitor, mode, shown, hidden in (
+        ("anomaly_detection", "val_auroc", "max", "class_weights", "loss"),
+        ("regression", "val_mae", "min", "loss", "class_weights"),
+    ):
+        task = by_name[name]
+        assert task["available"] and task["monitor"] == {"metric": monitor, "mode": mode}
+        names = {f["name"] for f in task["hyperparameters"]}
+        assert shown in names and hidden not in names and "label_smoothing" not in names
+        augment = {a["name"]: a["default"] for a in task["augmentations"]}
+        assert augment["hflip"] is False and augment["random_resized_crop"] is False
+    assert set(by_name["anomaly_detection"]["metrics"]) == {
+        "val_auroc", "val_average_precision", "val_f1",
+    }  # fmt: skip
+    assert set(by_name["regression"]["metrics"]) == {"val_mae", "val_mse", "val_rmse", "val_r2"}
+    assert "loss" not in {f["name"] for f in cls["hyperparameters"]}

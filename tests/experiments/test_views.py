@@ -76,3 +76,30 @@ def test_run_panel_shows_an_experiment(client: Client, digits: tuple[str, str]) 
     assert 'data-testid="btn-start"' in html and 'data-testid="experiment-item"' in html
     assert 'data-testid="training-form"' in page(client, pid, "?new=1")
     assert "No experiment" in page(client, pid, "?exp=enope")
+
+
+def test_regression_form_puts_the_loss_first_and_the_run_panel_knows_lower_is_better(
+    client: Client, workspace: Workspace
+) -> None:
+    from apps.projects.mirror import projects_sync
+    from apps.splits.services import split_create
+    from studio.splits.schemas import SplitRatios
+    from tests.splits.helpers import targets
+
+    pid = make_project(workspace, "regression", "Ages")
+    projects_sync()
+    write_dataset(workspace, pid, targets([float(i) for i in range(30)]), (), ("age",))
+    split = split_create(pid, SplitRatios(train=0.8, val=0.1, test=0.1), seed=0, name="Main")
+    data = json_script(page(client, pid), "training-form-data")
+    assert "loss" in data["main"]
+    assert {f["name"] for f in data["describe"]["hyperparameters"]} >= {"loss"}
+    exp = services.experiment_create(pid, split.id, FAST_CONFIG, "Ages run")
+    html = page(client, pid, f"?exp={exp.id}")
+    assert 'data-monitor="val_mae" data-monitor-mode="min"' in html
+
+
+def test_classification_form_has_no_loss(client: Client, digits: tuple[str, str]) -> None:
+    pid, _ = digits
+    data = json_script(page(client, pid), "training-form-data")
+    assert "loss" not in data["main"]
+    assert "loss" not in {f["name"] for f in data["describe"]["hyperparameters"]}

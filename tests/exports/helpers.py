@@ -57,6 +57,7 @@ def add_experiment(
     name: str = "Digits run",
     model: str = "mobilenet_v3_small",
     split_id: str | None = SPLIT_ID,
+    task: str = "classification",
 ) -> ExperimentFile:
     """``experiments/<id>/experiment.json`` plus copies of the given checkpoint files."""
     folder = ws.project_dir(project_id) / "experiments" / experiment_id
@@ -64,7 +65,7 @@ def add_experiment(
         (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
         share_file(src, folder / "checkpoints" / name_)
     experiment = ExperimentFile(
-        id=experiment_id, project_id=project_id, name=name, task="classification",
+        id=experiment_id, project_id=project_id, name=name, task=task,
         split_id=split_id, config={"model": model, "image_size": 32}, status=status,
         epochs_done=2 if checkpoints else 0,
         best_checkpoint="checkpoints/best.ckpt" if checkpoints and "best.ckpt" in checkpoints else None,

@@ -73,7 +73,9 @@ def test_rename_and_delete_routes(client_in: Client, project: str, workspace: Wo
     assert client_in.get(f"{base}/delete").status_code == 405
 
 
-def test_dataset_grid_filters_by_subset(client_in: Client, project: str, workspace: Workspace) -> None:
+def test_dataset_grid_filters_by_subset(
+    client_in: Client, project: str, workspace: Workspace
+) -> None:
     """The dataset page offers each split's subsets and shows exactly that subset's images."""
     from studio.splits import store
 

@@ -10,6 +10,9 @@ Contract of ``parse(root: Path, options: ImportOptions) -> ParsedImport``:
   path or a symlink out of the folder becomes an issue, never a file read.
 - Class ids in the returned annotations are *local* indexes into
   ``ParsedImport.class_names``; the commit maps them to stable dataset ids.
+- Task-specific reading (numbers vs. labels in a CSV, which labels a task needs) comes
+  from ``options.rules`` (:mod:`studio.datasets.conventions`), never from ``options.task``
+  comparisons. The pipeline applies the task's post-parse rules (:func:`apply_task_rules`).
 - A bad entry (missing file, unknown category, malformed row…) is an
   :class:`ImportIssue` in ``issues``; only input that makes the whole import
   meaningless (unparseable annotation file, no annotation file) raises a
@@ -26,6 +29,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from studio.datasets.conventions import (
+    NEED_TEXT,
+    TaskImportRules,
+    binary_renames,
+    has_need,
+    rules_for,
+)
+from studio.datasets.store import remap
 from studio.errors import StudioError, ValidationFailed
 from studio.workspace.dataset_schemas import Annotations, ImportIssue
 from studio.workspace.paths import resolve_inside
@@ -35,6 +46,11 @@ from studio.workspace.paths import resolve_inside
 class ImportOptions:
     task: str  # the project's task type ("classification", …)
     annotations: Path | None = None  # an annotation file (CSV / COCO JSON), already resolved
+
+    @property
+    def rules(self) -> TaskImportRules:
+        """What the task reads from an import (see :mod:`studio.datasets.conventions`)."""
+        return rules_for(self.task)
 
 
 @dataclass
@@ -164,3 +180,31 @@ def find_annotation_file(root: Path, options: ImportOptions, suffix: str, what: 
         f"No {what} file found in the import folder; add one or name it as the annotation file",
         code="annotations_missing",
     )
+
+
+def apply_task_rules(parsed: ParsedImport, rules: TaskImportRules) -> ParsedImport:
+    """The task's post-parse conventions, for every format (called once by the pipeline).
+
+    - 0/1 labels become the task's ``binary_classes`` names (:func:`binary_renames`); two
+      spellings of one value (``0`` and ``false``) merge into one class.
+    - An import whose items carry none of what the task trains on gets one warning.
+    """
+    renamed = binary_renames(parsed.class_names, rules)
+    if renamed is not None and rules.binary_classes is not None:
+        normal, anomalous = rules.binary_classes
+        names = [n for n in rules.binary_classes if n in renamed]  # value 0 first: lower id
+        mapping = [names.index(n) for n in renamed]
+        for item in parsed.items:
+            item.annotations = remap(item.annotations, mapping)
+        parsed.issues.append(issue(
+            "labels", f"the labels {', '.join(parsed.class_names)} were read as the classes "
+            f"{', '.join(names)} ({normal} = 0, {anomalous} = 1)", "warning",
+        ))  # fmt: skip
+        parsed.class_names = names
+    if parsed.items and not any(has_need(i.annotations, rules.needs) for i in parsed.items):
+        parsed.issues.append(issue(
+            "import", f"no image of this import has {NEED_TEXT[rules.needs]}, which this "
+            "project's task trains on: the images are imported but cannot be trained on yet",
+            "warning",
+        ))  # fmt: skip
+    return parsed

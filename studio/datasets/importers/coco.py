@@ -37,7 +37,6 @@ from studio.errors import ValidationFailed
 from studio.workspace.dataset_schemas import Box, Instance, Rle
 
 MAX_JSON_BYTES = 1024 * 1024 * 1024
-LABEL_TASKS = ("classification", "anomaly_detection")
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -257,7 +256,7 @@ def parse(root: Path, options: ImportOptions) -> ParsedImport:
         used[image_id].add(cls)
 
     for key, (item, _, _) in images.items():
-        if options.task in LABEL_TASKS:
+        if options.rules.needs == "label":  # one class per image, from its objects
             classes = sorted(used.get(key, set()))
             if len(classes) == 1:
                 item.annotations.label = classes[0]

@@ -1,17 +1,25 @@
-"""CSV tables: ``path,label`` (classification) or ``path,<numeric columns…>`` (regression).
+"""CSV tables: ``path,label`` (label tasks) or ``path,<numeric columns…>`` (regression).
 
 - The CSV is the annotation file given, or the only ``*.csv`` in the import folder.
   Paths in it are relative to the import folder (``/`` or ``\\`` separators).
 - A first row whose first cell is not an image file name is a header. With a header,
   the path column is the one named ``path``/``file``/``filename``/``image`` (else the
-  first), a column named ``label``/``class``/``category`` holds the label, and
-  otherwise every other column is a numeric target named by the header.
-- Without a header: two columns are ``path,label`` unless the project task is
-  regression (then ``path,target``); more columns are ``path,target_1,target_2…``.
+  first). Which other columns count depends on the task (``options.rules``):
+
+  - tasks with numeric targets (regression): every other column is a numeric target
+    named by the header (``num_outputs`` = number of such columns);
+  - other tasks: a column named ``label``/``class``/``category`` holds the label; without
+    one, a table of exactly two columns uses its other column as the label (so
+    ``file,is_defect`` works for anomaly detection); wider tables without a label column
+    are read as numbers, and imported without labels (the pipeline warns that the task
+    has nothing to train on, see ``apply_task_rules``).
+- Without a header: two columns are ``path,label`` unless the task has numeric targets
+  (then ``path,target``); more columns are ``path,target_1,target_2…``.
 - Delimiter: comma, semicolon or tab (sniffed). Encoding: UTF-8 (a BOM is fine).
 
-Every bad row (wrong column count, empty path, a value that is not a number, a
-path outside the folder, a missing file, a file listed twice) is a report line.
+Every bad row is a report line naming the CSV line: wrong column count, empty path, a
+target that is missing (empty cell) or not a number (``abc``, ``nan``, ``inf``), a path
+outside the folder, a missing file, a file listed twice.
 """
 
 from __future__ import annotations
@@ -47,6 +55,27 @@ def _number(text: str) -> float | None:
     except ValueError:
         return None
     return value if math.isfinite(value) else None
+
+
+def _value_problems(
+    columns: list[int], values: list[float | None], cells: list[str], header: list[str] | None
+) -> str:
+    """Why a row's target values cannot be used ("" when they all can)."""
+    missing, bad = [], []
+    for i, value in zip(columns, values, strict=True):
+        if value is not None:
+            continue
+        column = header[i] if header else f"column {i + 1}"
+        if cells[i]:
+            bad.append(f"{column} ({cells[i][:40]!r})")
+        else:
+            missing.append(column)
+    parts = []
+    if bad:
+        parts.append(f"not a number in {', '.join(bad)}")
+    if missing:
+        parts.append(f"missing value in {', '.join(missing)}")
+    return "; ".join(parts)
 
 
 def _read_rows(csv_path: Path) -> list[list[str]]:
@@ -91,18 +120,21 @@ def parse(root: Path, options: ImportOptions) -> ParsedImport:
             f"{csv_path.name} needs at least two columns: a path and a label or a number",
             code="bad_csv",
         )
+    numeric = options.rules.numeric_targets
     if has_header:
         lowered = [c.lower() for c in first]
         path_col = next((i for i, c in enumerate(lowered) if c in PATH_COLUMNS), 0)
-        label_col = next(
-            (i for i, c in enumerate(lowered) if c in LABEL_COLUMNS and i != path_col), None
-        )
-        target_cols = [] if label_col is not None else [i for i in range(width) if i != path_col]
+        others = [i for i in range(width) if i != path_col]
+        label_col = None
+        if not numeric:
+            named = [i for i in others if lowered[i] in LABEL_COLUMNS]
+            label_col = named[0] if named else (others[0] if len(others) == 1 else None)
+        target_cols = [] if label_col is not None else others
         result.target_names = [first[i] or f"target_{k + 1}" for k, i in enumerate(target_cols)]
         body = numbered[1:]
     else:
         path_col = 0
-        label_col = 1 if width == 2 and options.task != "regression" else None
+        label_col = 1 if width == 2 and not numeric else None
         target_cols = [] if label_col is not None else list(range(1, width))
         if len(target_cols) == 1:
             result.target_names = ["target"]
@@ -132,15 +164,9 @@ def parse(root: Path, options: ImportOptions) -> ParsedImport:
             label = cells[label_col]
         else:
             values = [_number(cells[i]) for i in target_cols]
-            bad = [
-                first[i] if has_header else f"column {i + 1}"
-                for i, v in zip(target_cols, values, strict=True)
-                if v is None
-            ]
-            if bad:
-                result.issues.append(
-                    issue(name, f"{where} line {line}: not a number in {', '.join(bad)}")
-                )
+            problems = _value_problems(target_cols, values, cells, first if has_header else None)
+            if problems:
+                result.issues.append(issue(name, f"{where} line {line}: {problems}"))
                 continue
             annotations.target = [float(v) for v in values if v is not None]
         if not is_image_name(name):
@@ -174,16 +200,4 @@ def parse(root: Path, options: ImportOptions) -> ParsedImport:
     index = {name: i for i, name in enumerate(result.class_names)}
     for item, label in labelled:
         item.annotations.label = index[label]
-    if (
-        label_col is None
-        and options.task in ("classification", "anomaly_detection")
-        and result.items
-    ):
-        result.issues.append(
-            issue(
-                where,
-                "the table has numbers but no label column: images are imported without a class label",
-                "warning",
-            )
-        )
     return result

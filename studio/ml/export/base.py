@@ -10,15 +10,24 @@ Input/output contract of every exported model (also written into the file's meta
 - input ``images``: float32, NCHW, RGB, ``(batch, 3, S, S)`` with ``S = image_size``; the
   whole image squashed to S x S (bilinear, no crop), scaled to [0, 1], then normalised
   with ``mean``/``std`` per channel (Studio's training and evaluation do exactly this);
-- output ``logits``: float32 ``(batch, num_classes)``, raw scores in ``class_names`` order
-  (softmax over axis 1 gives probabilities).
+- one output whose name and meaning the task declares (``Task.export_output``): ``logits``
+  (classification: float32 ``(batch, num_classes)``, raw scores in ``class_names`` order),
+  ``score`` (anomaly detection: ``(batch, 1)`` in [0, 1], plus ``threshold`` in the metadata)
+  or ``values`` (regression: ``(batch, targets)`` in original units, plus ``target_names``,
+  ``target_mean``, ``target_std``). The graph is ``Task.export_module(model)``, so any
+  post-processing (sigmoid, undoing the target z-score) is inside the file.
+
+Which tasks export: any task the registry can load whose declared output is one
+:mod:`studio.ml.export.outputs` knows (one tensor per image). Task-specific export options
+(anomaly: ``threshold``) are the task's ``export_options`` and ``export_settings`` hooks
+(:func:`task_settings`).
 """
 
 from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -38,8 +47,7 @@ OPSET_MAX = 23  # the newest opset torch.onnx writes
 OPSET_DEFAULT = 17
 LEGACY_OPSET_MAX = 20  # the TorchScript-based torch.onnx exporter stops here
 INPUT_NAME = "images"
-OUTPUT_NAME = "logits"
-SUPPORTED_TASKS = ("classification",)
+OUTPUT_NAME = "logits"  # classification's output (files without ``output_name`` have it)
 
 Runner = Callable[["np.ndarray"], "np.ndarray"]
 
@@ -74,6 +82,17 @@ class ExportSpec:
     checkpoint: str
     normalize: bool = True  # the task normalises inputs with mean/std
     opset: int | None = None  # ONNX only
+    # the task's output contract (``export_output`` + ``export_settings``); None = ask the
+    # task restored from ``meta.task_state`` (see :func:`task_output`)
+    output: Mapping[str, str] | None = None
+
+    @property
+    def output_metadata(self) -> dict[str, str]:
+        return dict(self.output) if self.output is not None else task_output(self.meta)
+
+    @property
+    def output_name(self) -> str:
+        return self.output_metadata.get("output_name", OUTPUT_NAME)
 
     @property
     def class_ids(self) -> list[int]:
@@ -86,12 +105,59 @@ class ExportSpec:
         return ["batch", 3, s, s]
 
 
-def check_task(task: str) -> None:
-    if task not in SUPPORTED_TASKS:
+def check_task(name: str) -> Any:
+    """The task (a fresh instance) if its models can be exported, else ``ValidationFailed``
+    (``task_not_exportable``): the task must be one the registry can load, with an output
+    :mod:`studio.ml.export.outputs` knows how to validate and present."""
+    from studio.ml.export.outputs import kind_of
+    from studio.ml.tasks.registry import load_task
+
+    try:
+        task = load_task(name)
+    except ValidationFailed as exc:
         raise ValidationFailed(
-            f"Export supports {', '.join(SUPPORTED_TASKS)} models so far, not {task}",
+            f"{name} models cannot be exported: {exc.message}", code="task_not_exportable"
+        ) from exc
+    output_name = task.export_output(1).get("output_name", "")
+    if kind_of(output_name) is None:
+        raise ValidationFailed(
+            f"{task.label} models cannot be exported yet (their output {output_name!r} is not "
+            "one value per image)",
             code="task_not_exportable",
         )
+    return task
+
+
+def task_settings(
+    task: Any, options: Mapping[str, Any], evaluation: Callable[[], Any]
+) -> dict[str, str]:
+    """Metadata the task adds to its exports for these ``options`` (strings, maybe empty).
+
+    Refuses options the task does not take (``Task.export_options``) with ``unknown_option``,
+    then asks ``Task.export_settings`` (which validates them and may fall back on
+    ``evaluation()``, the exported checkpoint's ``EvaluationAggregate`` or None).
+    """
+    given = {k: v for k, v in options.items() if v is not None and v != ""}  # "" = not given
+    unknown = sorted(k for k in given if k not in task.export_options)
+    if unknown:
+        raise ValidationFailed(
+            f"{task.label} exports take no {' or '.join(unknown)} option",
+            code="unknown_option",
+            details={k: [f"{task.label} exports do not use {k}"] for k in unknown},
+        )
+    return {str(k): str(v) for k, v in task.export_settings(given, evaluation).items()}
+
+
+def task_output(meta: CheckpointMeta, settings: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The task's output contract for a checkpoint: ``export_output`` plus ``settings``.
+
+    Restores the task from ``meta.task_state`` (regression's mean/std live there).
+    """
+    from studio.ml.tasks.registry import load_task
+
+    task = load_task(meta.task)
+    task.load_state(meta.task_state)
+    return {**task.export_output(meta.num_outputs), **(settings or {})}
 
 
 def preprocessing_sentence(size: int, mean: list[float], std: list[float], normalize: bool) -> str:
@@ -106,7 +172,9 @@ def inference_metadata(spec: ExportSpec) -> dict[str, str]:
     """Everything needed to use the exported file without Studio (string values only).
 
     Lists are JSON. Stored as ONNX ``metadata_props`` and as TorchScript extra file
-    ``studio.json``; :mod:`studio.ml.export.predict` reads it back to preprocess.
+    ``studio.json``; :mod:`studio.ml.export.predict` reads it back to preprocess. The keys
+    after ``preprocessing`` are the task's (:attr:`ExportSpec.output_metadata`): for
+    classification exactly ``output_name`` = ``logits`` and ``output``.
     """
     m = spec.meta
     size = m.image_size
@@ -133,11 +201,7 @@ def inference_metadata(spec: ExportSpec) -> dict[str, str]:
         "mean": json.dumps(m.mean),
         "std": json.dumps(m.std),
         "preprocessing": preprocessing_sentence(size, m.mean, m.std, spec.normalize),
-        "output_name": OUTPUT_NAME,
-        "output": (
-            f"logits: float32 (batch, {m.num_outputs}), one raw score per class in class_names "
-            "order; softmax over axis 1 gives probabilities"
-        ),
+        **spec.output_metadata,
     }
 
 

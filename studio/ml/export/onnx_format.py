@@ -27,7 +27,6 @@ from studio.ml.export.base import (
     INPUT_NAME,
     LEGACY_OPSET_MAX,
     OPSET_DEFAULT,
-    OUTPUT_NAME,
     ExportFormat,
     ExportSpec,
     LoadedExport,
@@ -49,7 +48,9 @@ LEGACY = "torch.onnx (TorchScript-based, dynamo=False)"
 DYNAMO = "torch.onnx (torch.export-based, dynamo=True)"
 
 
-def _export_legacy(model: nn.Module, example: torch.Tensor, opset: int) -> onnx.ModelProto:
+def _export_legacy(
+    model: nn.Module, example: torch.Tensor, opset: int, output: str
+) -> onnx.ModelProto:
     import onnx
     import torch
 
@@ -61,16 +62,18 @@ def _export_legacy(model: nn.Module, example: torch.Tensor, opset: int) -> onnx.
             (example,),
             buffer,  # type: ignore[arg-type]  # file objects work with dynamo=False
             input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
+            output_names=[output],
             opset_version=opset,
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            dynamic_axes={INPUT_NAME: {0: "batch"}, output: {0: "batch"}},
             do_constant_folding=True,
             dynamo=False,
         )
     return onnx.load_model_from_string(buffer.getvalue())
 
 
-def _export_dynamo(model: nn.Module, example: torch.Tensor, opset: int) -> onnx.ModelProto:
+def _export_dynamo(
+    model: nn.Module, example: torch.Tensor, opset: int, output: str
+) -> onnx.ModelProto:
     import torch
 
     with warnings.catch_warnings():
@@ -79,7 +82,7 @@ def _export_dynamo(model: nn.Module, example: torch.Tensor, opset: int) -> onnx.
             model,
             (example,),
             input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
+            output_names=[output],
             opset_version=opset,
             dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=65536)},),
             dynamo=True,
@@ -109,11 +112,13 @@ class OnnxFormat(ExportFormat):
 
         opset = spec.opset or OPSET_DEFAULT
         exporter = LEGACY if opset <= LEGACY_OPSET_MAX else DYNAMO
+        metadata = inference_metadata(spec)
+        output = metadata["output_name"]  # named by the task ("logits", "score", "values")
         try:
             if exporter == LEGACY:
-                proto = _export_legacy(model, example, opset)
+                proto = _export_legacy(model, example, opset, output)
             else:
-                proto = _export_dynamo(model, example, opset)
+                proto = _export_dynamo(model, example, opset, output)
         except StudioError:
             raise
         except Exception as exc:
@@ -123,7 +128,7 @@ class OnnxFormat(ExportFormat):
                 code="export_failed",
                 details={"exporter": exporter, "type": type(exc).__name__},
             ) from exc
-        onnx.helper.set_model_props(proto, inference_metadata(spec))  # replaces any others
+        onnx.helper.set_model_props(proto, metadata)  # replaces any others
         proto.producer_name = "Studio"
         proto.producer_version = __version__
         proto.doc_string = (

@@ -1,9 +1,16 @@
-"""Try-it inference: one uploaded image through an exported file or a checkpoint → top-k.
+"""Try-it inference: one uploaded image through an exported file or a checkpoint.
 
-- :func:`export_predictor` loads an exported file and takes the preprocessing from the
-  file's own metadata (proving the file alone is enough); ONNX files go through
-  :mod:`.onnx_safety` and their SHA-256 must match ``export.json``.
-- :func:`checkpoint_predictor` loads a checkpoint with ``load_for_inference``.
+The answer's shape follows the output's kind (:mod:`.outputs`, from ``output_name`` in the
+metadata): ``logits`` → ``predictions`` (top-k classes with probabilities) and ``top_k``;
+``score`` → ``score``, ``threshold``, ``threshold_source``, ``anomalous``, ``verdict``
+(``anomalous``/``good``); ``values`` → ``values`` (``[{name, value}]`` in original units).
+Every answer also has ``output_name``, ``inference_ms`` and ``image_size``.
+
+- :func:`export_predictor` loads an exported file and takes the preprocessing and the
+  output's meaning from the file's own metadata (proving the file alone is enough); ONNX
+  files go through :mod:`.onnx_safety` and their SHA-256 must match ``export.json``.
+- :func:`checkpoint_predictor` loads a checkpoint with ``load_for_inference`` and runs the
+  task's export graph on it, so it answers exactly like an export of it would.
 - Loaded predictors are kept in a small LRU (keyed by path, size, mtime and hash), so the
   web process loads a model once, not per request.
 - :func:`decode_upload` turns anything that is not a readable image into a
@@ -18,7 +25,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +33,11 @@ from typing import Any
 import numpy as np
 
 from studio.errors import Damaged, ValidationFailed
+from studio.ml.export.outputs import OutputKind, kind_for, top_k
 from studio.ml.export.validate import Preprocess
+
+__all__ = ["Predictor", "checkpoint_predictor", "decode_upload", "export_predictor", "predict",
+           "top_k"]  # fmt: skip
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 DEFAULT_TOP_K = 5
@@ -37,11 +48,16 @@ _lock = threading.Lock()
 
 @dataclass(frozen=True)
 class Predictor:
+    """A loaded model: ``run`` maps model input to the exported output ``metadata`` describes."""
+
     run: Callable[[np.ndarray], np.ndarray]
     pre: Preprocess
-    class_names: list[str]
-    class_ids: list[int]
+    metadata: dict[str, str]  # the file's (or the checkpoint's would-be) metadata
     model: str
+
+    @property
+    def kind(self) -> OutputKind:
+        return kind_for(self.metadata)
 
 
 def decode_upload(data: bytes, size: int) -> np.ndarray:
@@ -66,30 +82,20 @@ def decode_upload(data: bytes, size: int) -> np.ndarray:
         ) from None
 
 
-def top_k(logits: np.ndarray, names: list[str], ids: list[int], k: int) -> list[dict[str, Any]]:
-    """The ``k`` most probable classes (softmax of one row of logits), most probable first."""
-    z = np.asarray(logits, np.float64).ravel()
-    p = np.exp(z - z.max())
-    p /= p.sum()
-    order = np.argsort(-p, kind="stable")[: max(1, min(k, len(p)))]
-    return [
-        {
-            "class_id": ids[i] if i < len(ids) else int(i),
-            "class_name": names[i] if i < len(names) else str(i),
-            "probability": round(float(p[i]), 6),
-        }
-        for i in (int(j) for j in order)
-    ]
-
-
 def predict(predictor: Predictor, data: bytes, k: int = DEFAULT_TOP_K) -> dict[str, Any]:
-    """Top-k for one uploaded image, with the time inference took."""
+    """The answer for one uploaded image (shape: see the module), with the time it took.
+
+    ``k`` is the number of classes listed for class scores (ignored otherwise).
+    """
+    kind = predictor.kind
     image = decode_upload(data, predictor.pre.image_size)
     started = time.perf_counter()
-    logits = predictor.run(predictor.pre.to_input(image[None]))[0]
+    row = predictor.run(predictor.pre.to_input(image[None]))[0]
+    elapsed = time.perf_counter() - started
     return {
-        "predictions": top_k(logits, predictor.class_names, predictor.class_ids, k),
-        "inference_ms": round(1000 * (time.perf_counter() - started), 2),
+        "output_name": kind.name,
+        **kind.answer(row, predictor.metadata, k),
+        "inference_ms": round(1000 * elapsed, 2),
         "image_size": predictor.pre.image_size,
     }
 
@@ -149,15 +155,19 @@ def export_predictor(path: Path, folder: Path, fmt: str, expected_sha256: str | 
                 )
             loaded = get_format(fmt).load(path, folder)
         md = loaded.metadata
-        names = [str(n) for n in json.loads(md.get("class_names", "[]"))]
-        ids = [int(i) for i in json.loads(md.get("class_ids", "[]"))] or list(range(len(names)))
-        return Predictor(loaded.run, preprocess_from_metadata(md), names, ids, md.get("model", ""))
+        kind_for(md)  # an output Studio cannot present is refused now, not per request
+        return Predictor(loaded.run, preprocess_from_metadata(md), md, md.get("model", ""))
 
     return _cached(("export", fmt, expected_sha256, *_stat_key(path)), build)
 
 
-def checkpoint_predictor(path: Path) -> Predictor:
-    """A predictor for a checkpoint (PyTorch eager, CPU)."""
+def checkpoint_predictor(path: Path, settings: Mapping[str, str] | None = None) -> Predictor:
+    """A predictor for a checkpoint (PyTorch eager, CPU) on the task's export graph.
+
+    ``settings`` are what an export would carry (``base.task_settings``: the anomaly
+    threshold); they are part of the cache key.
+    """
+    extra = dict(settings or {})
 
     def build() -> Predictor:
         import torch
@@ -166,18 +176,26 @@ def checkpoint_predictor(path: Path) -> Predictor:
         from studio.ml.tasks.registry import load_task
 
         model, meta = load_for_inference(path)
-        normalize = bool(load_task(meta.task).normalize_inputs)
+        task = load_task(meta.task)
+        task.load_state(meta.task_state)
+        graph = task.export_module(model).eval()
         ids = meta.task_state.get("class_ids") or list(range(meta.num_outputs))
+        md = {
+            "class_names": json.dumps(list(meta.class_names), ensure_ascii=False),
+            "class_ids": json.dumps([int(i) for i in ids]),
+            **task.export_output(meta.num_outputs),
+            **extra,
+        }
 
         def run(x: np.ndarray) -> np.ndarray:
             with torch.inference_mode():
-                out: np.ndarray = model(torch.from_numpy(x)).float().numpy()
+                out: np.ndarray = graph(torch.from_numpy(x)).float().numpy()
             return out
 
-        pre = Preprocess(meta.image_size, meta.mean, meta.std, normalize)
-        return Predictor(run, pre, list(meta.class_names), [int(i) for i in ids], meta.model)
+        pre = Preprocess(meta.image_size, meta.mean, meta.std, bool(task.normalize_inputs))
+        return Predictor(run, pre, md, meta.model)
 
-    return _cached(("checkpoint", *_stat_key(path)), build)
+    return _cached(("checkpoint", tuple(sorted(extra.items())), *_stat_key(path)), build)
 
 
 def _sha256(path: Path) -> str:

@@ -15,15 +15,26 @@ import contextlib
 import hashlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import studio
 from studio.errors import Conflict, StudioError
 from studio.ml.export import format_info, get_format
-from studio.ml.export.base import OPSET_DEFAULT, ExportFormat, ExportSpec, check_opset, check_task
+from studio.ml.export.base import (
+    INPUT_NAME,
+    OPSET_DEFAULT,
+    ExportFormat,
+    ExportSpec,
+    check_opset,
+    check_task,
+    task_settings,
+)
+from studio.ml.export.outputs import kind_for
 from studio.ml.export.store import (
+    TargetFn,
+    evaluation_of,
     export_dir,
     exports_lock,
     load_export,
@@ -44,6 +55,7 @@ from studio.ml.export.validate import (
     parity_check,
     summarize,
 )
+from studio.workspace.experiment_schemas import ExperimentFile
 from studio.workspace.export_schemas import ExportFile, ExportTimings
 from studio.workspace.locks import resource_lock
 from studio.workspace.paths import Workspace, new_id
@@ -64,22 +76,30 @@ def plan_export(
     fmt: str,
     checkpoint: str = "best.ckpt",
     opset: Any = None,
+    options: Mapping[str, Any] | None = None,
 ) -> ExportFile:
-    """Validate a request (no torch needed) and write its ``export.json`` (status queued).
+    """Validate a request (no model is loaded) and write its ``export.json`` (status queued).
 
     ``opset`` applies to formats that use one (ONNX; default 17) and is ignored otherwise.
+    ``options`` are task-specific (anomaly detection: ``threshold``); the task resolves them
+    now (:func:`~studio.ml.export.base.task_settings`, which may read the experiment's
+    evaluation of ``checkpoint``) into ``export.settings``, written into the file later.
     """
     info = format_info(fmt)
     opset_value = (
         check_opset(OPSET_DEFAULT if opset in (None, "") else opset) if info.uses_opset else None
     )
     experiment = read_experiment(ws, project_id, experiment_id)
-    check_task(experiment.task)
+    task = check_task(experiment.task)
     require_exportable(ws, experiment, checkpoint)
+    settings = task_settings(
+        task, options or {}, lambda: evaluation_of(ws, project_id, experiment_id, checkpoint)
+    )
     export = ExportFile(
         id=new_id(), project_id=project_id, experiment_id=experiment_id, format=info.key,
         checkpoint=checkpoint, opset=opset_value, task=experiment.task,
         model=str(experiment.config.get("model", "")), studio_version=studio.__version__,
+        settings=settings,
     )  # fmt: skip
     with resource_lock(exports_lock(ws, project_id, experiment_id)):
         save_export(ws, export)
@@ -185,20 +205,23 @@ def _run(
     import torch
 
     from studio.ml.checkpoints import load_for_inference
-    from studio.ml.tasks.registry import load_task
 
     experiment = read_experiment(ws, export.project_id, export.experiment_id)
     ckpt = require_exportable(ws, experiment, export.checkpoint)
     progress(0, 3, f"Loading {export.checkpoint}")
     model, meta = load_for_inference(ckpt)
-    check_task(meta.task)
-    task = load_task(meta.task)
+    task = check_task(meta.task)
+    task.load_state(meta.task_state)
+    # the task's graph (e.g. + sigmoid, + undoing the target z-score) and its output contract
+    graph = task.export_module(model).eval()
+    output = {**task.export_output(meta.num_outputs), **export.settings}
+    kind = kind_for(output)
     spec = ExportSpec(
         meta=meta, project_id=export.project_id, experiment_id=export.experiment_id,
         export_id=export.id, checkpoint=export.checkpoint, normalize=task.normalize_inputs,
-        opset=export.opset,
+        opset=export.opset, output=output,
     )  # fmt: skip
-    subset, items = validation_images(ws, experiment, spec.class_ids)
+    subset, items = validation_images(ws, experiment, _targets(task) if kind.labelled else None)
     total = 3 + len(items)
     loaded_at = time.perf_counter()
     export.timings = ExportTimings(load_s=round(loaded_at - started, 3))
@@ -208,14 +231,15 @@ def _run(
     progress(1, total, f"Exporting to {format_info(export.format).label}")
     size = meta.image_size
     with torch.no_grad():
-        written = fmt.export(model, torch.zeros(2, 3, size, size), dest, spec)
+        written = fmt.export(graph, torch.zeros(2, 3, size, size), dest, spec)
     export.file = dest.name
     export.size = dest.stat().st_size
     export.sha256 = _sha256(dest)
     export.exporter = written.exporter
     export.opset_used = written.opset_used
     export.task, export.model, export.class_names = meta.task, meta.model, list(meta.class_names)
-    export.input_name, export.output_name = "images", "logits"
+    export.input_name, export.output_name = INPUT_NAME, output["output_name"]
+    export.output = output
     export.input_shape = spec.input_shape
     export.download_name = f"{_slug(experiment.name)}-{meta.model}-{export.id}{fmt.extension}"
     exported_at = time.perf_counter()
@@ -229,7 +253,7 @@ def _run(
 
     def reference(x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            out: np.ndarray = model(torch.from_numpy(x)).float().numpy()
+            out: np.ndarray = graph(torch.from_numpy(x)).float().numpy()
         return out
 
     pre = Preprocess(size, meta.mean, meta.std, task.normalize_inputs)
@@ -238,21 +262,22 @@ def _run(
         batch = pre.to_input(images[:NUMERIC_BATCH])
         if len(batch) == 1:  # the dynamic batch axis must see more than one image
             batch = np.concatenate([batch, batch])
-        numeric = numeric_check(reference, loaded.run, batch, subset, rtol=rtol, atol=atol)  # type: ignore[arg-type]
+        source: Any = subset
     else:
         rng = np.random.default_rng(0)
         batch = rng.standard_normal((NUMERIC_BATCH, 3, size, size)).astype(np.float32)
-        numeric = numeric_check(reference, loaded.run, batch, "random", rtol=rtol, atol=atol)
+        source = "random"
+    numeric = numeric_check(reference, loaded.run, batch, source, rtol=rtol, atol=atol, kind=kind)
     parity = None
     if items:
         parity = parity_check(
             reference, loaded.run, items, pre, subset, threshold=threshold,
             on_progress=lambda d, t: progress(3 + d, total, f"Parity check: {d}/{t} {subset} images"),
-            should_stop=stop,
+            should_stop=stop, kind=kind, metadata=output, rtol=rtol, atol=atol,
         )  # fmt: skip
         if parity.images == 0:
             parity = None
-    export.validation = summarize(numeric, parity)
+    export.validation = summarize(numeric, parity, kind)
     done_at = time.perf_counter()
     export.timings.validate_s = round(done_at - exported_at, 3)
     export.timings.total_s = round(done_at - started, 3)
@@ -261,3 +286,26 @@ def _run(
     _save(ws, export)
     progress(total, total, export.validation.message)
     return export
+
+
+def _targets(task: Any) -> TargetFn:
+    """Each usable record's target as the task computes it for training (class index,
+    1 = anomalous), as an int; None for unusable records and labels the model never saw."""
+
+    def target(record: Any, dataset: Any) -> int | None:
+        if not task.usable(record, dataset):
+            return None
+        try:
+            return int(task.target_from_record(record, dataset))
+        except (ValueError, TypeError, KeyError):  # a class added after training
+            return None
+
+    return target
+
+
+def default_settings(ws: Workspace, experiment: ExperimentFile, checkpoint: str) -> dict[str, str]:
+    """The settings an export of ``checkpoint`` would get without options (what "try it" on
+    the checkpoint uses; anomaly: the evaluation's threshold, else 0.5)."""
+    task = check_task(experiment.task)
+    pid, eid = experiment.project_id, experiment.id
+    return task_settings(task, {}, lambda: evaluation_of(ws, pid, eid, checkpoint))

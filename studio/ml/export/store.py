@@ -10,7 +10,8 @@ Layout (``projects/<pid>/experiments/<exp_id>/``)::
                                     (outside exports/ so deleting a folder never drops it)
 
 Validation images come from the experiment's split: the ``test`` subset, else ``val``,
-else every image of the split (:func:`validation_images`).
+else every image of the split (:func:`validation_images`). Exports may also read the
+experiment's completed evaluation (:func:`evaluation_of`; anomaly exports take its threshold).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import contextlib
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.datasets import store as dataset_store
 from studio.errors import Conflict, NotFound, StudioError, ValidationFailed
@@ -31,6 +34,12 @@ from studio.workspace.export_schemas import ExportFile
 from studio.workspace.jsonio import read_model, write_json_atomic
 from studio.workspace.paths import Workspace, check_id, resolve_inside
 from studio.workspace.schemas import utcnow
+
+if TYPE_CHECKING:
+    from studio.workspace.dataset_schemas import DatasetFile, ImageRecord
+    from studio.workspace.evaluation_schemas import EvaluationAggregate
+
+TargetFn = Callable[["ImageRecord", "DatasetFile"], "int | None"]
 
 EXPORT_JSON = "export.json"
 _CKPT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]{0,150}\.ckpt$")
@@ -225,12 +234,13 @@ def remove_export(ws: Workspace, project_id: str, experiment_id: str, export_id:
 
 
 def validation_images(
-    ws: Workspace, experiment: ExperimentFile, class_ids: list[int]
+    ws: Workspace, experiment: ExperimentFile, target_of: TargetFn | None = None
 ) -> tuple[str, list[LabelledImage]]:
     """``(subset, images)``: the split's test subset, else val, else all of its images.
 
-    Without a split (or when the split file is gone) every dataset image is used. Targets
-    are output indices (``class_ids.index(label)``); other labels count as unlabelled.
+    Without a split (or when the split file is gone) every dataset image is used. Each
+    image's target is ``target_of(record, dataset)`` (an output's integer decision, e.g. the
+    class index; None = unlabelled); without ``target_of`` every image is unlabelled.
     """
     pid = experiment.project_id
     paths = dataset_store.dataset_paths(ws, pid)
@@ -249,12 +259,36 @@ def validation_images(
             if members:
                 chosen, ids = subset, members
                 break
-    index = {cid: i for i, cid in enumerate(class_ids)}
+    dataset = dataset_store.load_dataset(ws, pid) if target_of is not None else None
     images = []
     for image_id in ids:
         record = records[image_id]
-        label = record.annotations.label
-        images.append(
-            LabelledImage(paths.root / record.path, index.get(label) if label is not None else None)
+        target = (
+            target_of(record, dataset) if target_of is not None and dataset is not None else None
         )
+        images.append(LabelledImage(paths.root / record.path, target))
     return chosen, images
+
+
+def evaluation_of(
+    ws: Workspace, project_id: str, experiment_id: str, checkpoint: str
+) -> EvaluationAggregate | None:
+    """The aggregate of the experiment's completed evaluation of ``checkpoint`` as it is now.
+
+    None when there is none, it is not completed, it evaluated another checkpoint, or the
+    checkpoint file changed since (another size: retrained); unreadable files count as none.
+    """
+    from studio.ml import evaluate  # the evaluation feature owns these files
+
+    paths = evaluate.evaluation_paths(ws, project_id, experiment_id)
+    try:
+        record = evaluate.read_record(paths)
+        if record is None or record.status != "completed" or record.checkpoint is None:
+            return None
+        ref = record.checkpoint
+        current = paths.checkpoints_dir / checkpoint
+        if ref.name != checkpoint or not current.is_file() or current.stat().st_size != ref.size:
+            return None
+        return evaluate.read_aggregate(paths)
+    except (StudioError, OSError):
+        return None

@@ -1,13 +1,18 @@
 """Validation of an exported file against the checkpoint it came from, on real images.
 
-Two checks, both stored in ``export.json`` and shown (a failure is never hidden):
+Two checks, both stored in ``export.json`` and shown (a failure is never hidden). The
+reference is PyTorch eager on ``Task.export_module(model)`` (the graph that was exported);
+what "the same answer" means comes from the output's kind (:mod:`.outputs`), which the task
+declares through its ``output_name``:
 
-1. :func:`numeric_check`: PyTorch (the checkpoint, eager) and the exported file run on the
-   same batch of real images (up to :data:`NUMERIC_BATCH`, batch > 1 so the dynamic batch
-   axis is exercised); every output element must satisfy
-   ``|export - torch| <= atol + rtol * |torch|`` (``numpy.allclose``).
+1. :func:`numeric_check`: PyTorch and the exported file run on the same batch of real images
+   (up to :data:`NUMERIC_BATCH`, batch > 1 so the dynamic batch axis is exercised); every
+   output element must satisfy ``|export - torch| <= atol * scale + rtol * |torch|`` where
+   ``scale`` is 1, or for outputs in original units (regression) the outputs' magnitude
+   ``max(1, max |torch|)``; the stored ``atol`` is the scaled one.
 2. :func:`parity_check`: both on every image of a subset; the fraction of images with the
-   same predicted class (``agreement``) and each one's accuracy against the true labels.
+   same answer (``agreement``: predicted class, verdict at the threshold, or every output
+   within the numeric tolerance) and, where answers are decisions, each one's accuracy.
 
 Inputs are built once (:func:`to_input`) and fed to both, so only the runtimes differ.
 """
@@ -15,7 +20,7 @@ Inputs are built once (:func:`to_input`) and fed to both, so only the runtimes d
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from studio.errors import StudioError
+from studio.ml.export.outputs import KINDS, OutputKind
 from studio.workspace.export_schemas import ImageSource, NumericCheck, ParityCheck, Validation
 
 Runner = Callable[[np.ndarray], np.ndarray]
@@ -97,10 +103,16 @@ def numeric_check(
     *,
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
+    kind: OutputKind = KINDS["logits"],
 ) -> NumericCheck:
-    """Compare both runners' outputs element by element on one float32 batch."""
+    """Compare both runners' outputs element by element on one float32 batch.
+
+    ``atol`` is multiplied by ``kind.atol_scale`` of the reference outputs (1 for logits and
+    scores); the result stores the tolerance actually used.
+    """
     ref = np.asarray(reference(batch), np.float64)
     out = np.asarray(candidate(batch), np.float64)
+    atol = atol * kind.atol_scale(ref) if ref.shape == out.shape else atol
     if ref.shape != out.shape:
         return NumericCheck(
             passed=False, source=source, images=len(batch), rtol=rtol, atol=atol,
@@ -131,8 +143,18 @@ def parity_check(
     batch_size: int = PARITY_BATCH,
     on_progress: ProgressFn | None = None,
     should_stop: Callable[[], bool] | None = None,
+    kind: OutputKind = KINDS["logits"],
+    metadata: Mapping[str, str] | None = None,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
 ) -> ParityCheck:
-    """Predicted class (argmax) of both runners on every readable image of ``items``."""
+    """Both runners' answers on every readable image of ``items`` (``kind.same``; for
+    ``kind.labelled`` outputs also ``kind.decide`` against each item's target).
+
+    ``metadata`` is the exported file's (the anomaly threshold); ``rtol``/``atol`` are the
+    tolerance of kinds compared numerically.
+    """
+    md = metadata or {}
     same = total = labelled = ref_right = out_right = 0
     for start in range(0, len(items), batch_size):
         if should_stop is not None and should_stop():
@@ -141,16 +163,22 @@ def parity_check(
         images, kept = decode_many(chunk, pre.image_size)
         if kept:
             x = pre.to_input(images)
-            ref = np.asarray(reference(x)).argmax(axis=1)
-            out = np.asarray(candidate(x)).argmax(axis=1)
-            same += int((ref == out).sum())
+            ref_out = np.asarray(reference(x), np.float64)
+            out_out = np.asarray(candidate(x), np.float64)
+            if ref_out.shape != out_out.shape:
+                agree = np.zeros(len(kept), bool)
+            else:
+                agree = kind.same(ref_out, out_out, md, rtol=rtol, atol=atol)
+            same += int(agree.sum())
             total += len(kept)
-            for j, i in enumerate(kept):
-                target = chunk[i].target
-                if target is not None:
-                    labelled += 1
-                    ref_right += int(ref[j] == target)
-                    out_right += int(out[j] == target)
+            targets = [chunk[i].target for i in kept] if kind.labelled else []
+            if any(t is not None for t in targets) and ref_out.shape == out_out.shape:
+                ref, out = kind.decide(ref_out, md), kind.decide(out_out, md)
+                for j, target in enumerate(targets):
+                    if target is not None:
+                        labelled += 1
+                        ref_right += int(ref[j] == target)
+                        out_right += int(out[j] == target)
         if on_progress:
             on_progress(min(start + batch_size, len(items)), len(items))
     agreement = same / total if total else 0.0
@@ -170,8 +198,10 @@ def parity_check(
     )
 
 
-def summarize(numeric: NumericCheck, parity: ParityCheck | None) -> Validation:
-    """The verdict and one sentence saying why."""
+def summarize(
+    numeric: NumericCheck, parity: ParityCheck | None, kind: OutputKind = KINDS["logits"]
+) -> Validation:
+    """The verdict and one sentence saying why (``kind`` names what parity compared)."""
     parts = [
         f"max |diff| {numeric.max_abs_diff:.3g} on {numeric.images} images "
         + ("within" if numeric.passed else "OUTSIDE")
@@ -181,7 +211,8 @@ def summarize(numeric: NumericCheck, parity: ParityCheck | None) -> Validation:
         parts.append("no images for the parity check")
     else:
         parts.append(
-            f"same prediction on {parity.agreement:.2%} of {parity.images} {parity.subset} images"
+            f"{kind.agreement_label} on {parity.agreement:.2%} of {parity.images} "
+            f"{parity.subset} images"
             + ("" if parity.passed else f" (needs {parity.threshold:.0%})")
         )
     passed = numeric.passed and (parity is None or parity.passed)

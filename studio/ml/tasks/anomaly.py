@@ -11,9 +11,11 @@ that threshold in its metadata.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from studio.datasets.conventions import RULES
 from studio.errors import ValidationFailed
 from studio.ml.tasks.base import Task
 
@@ -25,12 +27,32 @@ if TYPE_CHECKING:
     from studio.ml.eval_metrics import TaskEvaluator
     from studio.ml.hparams import TrainingConfig
     from studio.workspace.dataset_schemas import DatasetFile, ImageRecord
+    from studio.workspace.evaluation_schemas import EvaluationAggregate
 
-NORMAL_NAMES = frozenset({"good", "normal", "ok", "0", "false", "no"})
+# one list for import, the Dataset page and training
+NORMAL_NAMES = RULES["anomaly_detection"].normal_names
 
 
 def is_normal(class_name: str) -> bool:
     return class_name.strip().lower() in NORMAL_NAMES
+
+
+def check_threshold(value: Any) -> float:
+    """``value`` as a float in [0, 1], or ``ValidationFailed`` (``bad_threshold``)."""
+    number: float | None = None
+    if not isinstance(value, bool) and isinstance(value, int | float | str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if number is None or not math.isfinite(number) or not 0.0 <= number <= 1.0:
+        raise ValidationFailed(
+            f"The anomaly threshold must be a number from 0 to 1 (got {value!r})",
+            code="bad_threshold",
+            details={"threshold": ["Use a number from 0 to 1, e.g. 0.5, or leave it empty "
+                                   "to use the threshold the evaluation chose"]},
+        )  # fmt: skip
+    return number
 
 
 class AnomalyDetectionTask(Task):
@@ -167,6 +189,30 @@ class AnomalyDetectionTask(Task):
                 "when score >= threshold"
             ),
         }
+
+    export_options: ClassVar[frozenset[str]] = frozenset({"threshold"})
+
+    def export_settings(
+        self,
+        options: Mapping[str, Any],
+        evaluation: Callable[[], EvaluationAggregate | None],
+    ) -> dict[str, str]:
+        """The threshold an exported file carries (metadata ``threshold``) and its source.
+
+        The ``threshold`` option (a number in [0, 1]) wins, else the threshold the evaluation
+        of the exported checkpoint chose (``anomaly["all"]``), else 0.5; ``threshold_source``
+        says which (option / evaluation / default). :meth:`predict` adopts it too.
+        Raises ``ValidationFailed`` (``bad_threshold``) for anything but such a number.
+        """
+        value = options.get("threshold")
+        if value is not None and value != "":
+            threshold, source = check_threshold(value), "option"
+        elif (aggregate := evaluation()) is not None and "all" in aggregate.anomaly:
+            threshold, source = float(aggregate.anomaly["all"].threshold), "evaluation"
+        else:
+            threshold, source = 0.5, "default"
+        self._threshold = threshold
+        return {"threshold": repr(threshold), "threshold_source": source}
 
     # ---------------------------------------------------------------- config
 

@@ -22,7 +22,7 @@ every checkpoint so inference restores the task exactly with ``load_state``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from studio.ml import augment
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from studio.ml.eval_metrics import TaskEvaluator
     from studio.workspace.dataset_schemas import DatasetFile, ImageRecord
+    from studio.workspace.evaluation_schemas import EvaluationAggregate
 
 
 class Task(ABC):
@@ -200,6 +201,22 @@ class Task(ABC):
         appends a sigmoid (the file outputs the score); regression undoes the target z-score.
         """
         return model
+
+    # option names an export of this task takes (others are refused with ``unknown_option``)
+    export_options: ClassVar[frozenset[str]] = frozenset()
+
+    def export_settings(
+        self,
+        options: Mapping[str, Any],
+        evaluation: Callable[[], EvaluationAggregate | None],
+    ) -> dict[str, str]:
+        """Metadata an export adds for these (given, non-empty) ``options``; strings only.
+
+        ``evaluation()`` reads the aggregate of the exported checkpoint's evaluation (or None)
+        for tasks whose settings fall back on it. The task adopts the result, so that its
+        :meth:`predict` agrees with the exported file. Default: no settings.
+        """
+        return {}
 
     def export_output(self, num_outputs: int) -> dict[str, str]:
         """Metadata describing the exported output: at least ``output_name`` and ``output``.

@@ -1,4 +1,5 @@
-"""``manage.py export <project_id> <experiment_id> --format onnx [--checkpoint best.ckpt] [--opset 17]``.
+"""``manage.py export <project_id> <experiment_id> --format onnx [--checkpoint best.ckpt] [--opset 17]
+[--threshold 0.5]`` (``--threshold``: anomaly detection only).
 
 Runs the export in this process (no worker needed), prints progress, the file's path and
 the validation result. Exit status: 0 = exported and validated, 1 = error (a sentence on
@@ -28,6 +29,11 @@ class Command(StudioCommand):
         parser.add_argument("--format", default="onnx", help=f"one of: {', '.join(FORMATS)}")
         parser.add_argument("--checkpoint", default="best.ckpt", help="checkpoint file name")
         parser.add_argument("--opset", default=None, help="ONNX opset (default 17)")
+        parser.add_argument(
+            "--threshold", default=None,
+            help="anomaly detection: threshold (0-1) stored in the file "
+            "(default: the evaluation's, else 0.5)",
+        )  # fmt: skip
 
     def handle(self, *args: Any, **opts: Any) -> None:
         last: dict[str, Any] = {"message": None, "tenth": -1}
@@ -42,6 +48,7 @@ class Command(StudioCommand):
         export = services.export_inline(
             opts["project_id"], opts["experiment_id"], opts["format"],
             opts["checkpoint"], opts["opset"], on_progress=progress,
+            options={"threshold": opts["threshold"]},
         )  # fmt: skip
         path = model_path(ws(), export)
         self.stdout.write(
