@@ -49,6 +49,18 @@ def workspace(tmp_path: Path, settings: Any, redis_server: EmbeddedRedis) -> Wor
     return ws
 
 
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Never the network, never the real weights cache: an empty TORCH_HOME per test.
+
+    Workers and servers a test starts inherit the environment.
+    """
+    home = tmp_path / "torch-home"
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    monkeypatch.setenv("STUDIO_OFFLINE", "1")
+    return home
+
+
 @pytest.fixture
 def redis_client(redis_server: EmbeddedRedis) -> redis_lib.Redis:
     client = redis_lib.Redis.from_url(redis_server.url)

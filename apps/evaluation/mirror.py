@@ -14,7 +14,7 @@ from django.db import transaction
 from apps.core.workspace import ws
 from apps.evaluation.models import EvalResult, Evaluation
 from studio.errors import StudioError
-from studio.ml import evaluate as core
+from studio.ml import evaluation_files
 from studio.workspace.evaluation_schemas import EvaluationStatus
 
 BATCH = 2000
@@ -34,8 +34,8 @@ def forget(project_id: str, experiment_id: str) -> None:
         Evaluation.objects.filter(project_id=project_id, experiment_id=experiment_id).delete()
 
 
-def _load_results(row: Evaluation, paths: core.EvaluationPaths) -> None:
-    results = core.read_results(paths).results
+def _load_results(row: Evaluation, paths: evaluation_files.EvaluationPaths) -> None:
+    results = evaluation_files.read_results(paths).results
     EvalResult.objects.filter(project_id=row.project_id, experiment_id=row.experiment_id).delete()
     EvalResult.objects.bulk_create(
         (
@@ -60,7 +60,7 @@ def mirror_evaluation(
 
     Raises ``Damaged`` when ``evaluation.json`` or ``results.json`` cannot be read.
     """
-    paths = core.evaluation_paths(ws(), project_id, experiment_id)
+    paths = evaluation_files.evaluation_paths(ws(), project_id, experiment_id)
     json_mtime = _mtime(paths.record)
     if not json_mtime:
         forget(project_id, experiment_id)
@@ -72,7 +72,7 @@ def mirror_evaluation(
         and row.results_mtime_ns == (results_mtime if row.status == "completed" else 0)
     ):  # fmt: skip
         return row
-    record = core.read_record(paths)
+    record = evaluation_files.read_record(paths)
     if record is None:  # deleted between the stat and the read
         forget(project_id, experiment_id)
         return None
@@ -107,7 +107,7 @@ def rebuild_all() -> int:
             if not folder.is_dir() or folder.name.startswith("."):
                 continue
             with contextlib.suppress(StudioError):  # e.g. a folder name that is no id
-                for experiment_id in core.experiment_ids(ws(), folder.name):
+                for experiment_id in evaluation_files.experiment_ids(ws(), folder.name):
                     with contextlib.suppress(StudioError):  # a damaged evaluation stays out
                         mirror_evaluation(folder.name, experiment_id, force=True)
     return Evaluation.objects.count()

@@ -21,7 +21,7 @@ from apps.evaluation.mirror import mirror_evaluation
 from apps.evaluation.models import EvalResult, Evaluation
 from apps.projects.selectors import project_require
 from studio.errors import Conflict, StudioError, ValidationFailed
-from studio.ml import evaluate as core
+from studio.ml import evaluation_files
 from studio.splits.schemas import SUBSETS
 from studio.workspace.evaluation_schemas import (
     EvaluationAggregate,
@@ -43,7 +43,7 @@ _ENDED = (ExperimentStatus.completed, ExperimentStatus.stopped, ExperimentStatus
 
 def experiment_require(project_id: str, experiment_id: str) -> ExperimentFile:
     project_require(project_id)
-    return core.read_experiment(ws(), project_id, experiment_id)
+    return evaluation_files.read_experiment(ws(), project_id, experiment_id)
 
 
 @dataclass(frozen=True)
@@ -61,13 +61,17 @@ def evaluation_state(project_id: str, experiment_id: str) -> EvaluationState:
     mirror_evaluation(project_id, experiment_id)
     aggregate = None
     if record is not None and record.status == EvaluationStatus.completed:
-        aggregate = core.read_aggregate(core.evaluation_paths(ws(), project_id, experiment_id))
+        aggregate = evaluation_files.read_aggregate(
+            evaluation_files.evaluation_paths(ws(), project_id, experiment_id)
+        )
     return EvaluationState(experiment, record, aggregate)
 
 
-def checkpoint_list(project_id: str, experiment_id: str) -> list[core.CheckpointInfo]:
+def checkpoint_list(project_id: str, experiment_id: str) -> list[evaluation_files.CheckpointInfo]:
     experiment = experiment_require(project_id, experiment_id)
-    return core.list_checkpoints(core.evaluation_paths(ws(), project_id, experiment_id), experiment)
+    return evaluation_files.list_checkpoints(
+        evaluation_files.evaluation_paths(ws(), project_id, experiment_id), experiment
+    )
 
 
 # How a list names a headline metric, and whether it is a share (0-1, three decimals) or a
@@ -118,13 +122,13 @@ def evaluable_experiments(project_id: str) -> list[ExperimentCard]:
     """Experiments whose training ended and that have a checkpoint, newest first."""
     project_require(project_id)
     cards = []
-    for experiment_id in core.experiment_ids(ws(), project_id):
+    for experiment_id in evaluation_files.experiment_ids(ws(), project_id):
         try:
-            experiment = core.read_experiment(ws(), project_id, experiment_id)
+            experiment = evaluation_files.read_experiment(ws(), project_id, experiment_id)
         except StudioError:  # damaged: the Training page reports it
             continue
-        paths = core.evaluation_paths(ws(), project_id, experiment_id)
-        found = len(core.list_checkpoints(paths, experiment))
+        paths = evaluation_files.evaluation_paths(ws(), project_id, experiment_id)
+        found = len(evaluation_files.list_checkpoints(paths, experiment))
         if experiment.status not in _ENDED or not found:
             continue
         row = None

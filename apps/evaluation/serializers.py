@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.evaluation.selectors import EvaluationState
-from studio.ml.evaluate import CheckpointInfo
+from studio.ml.evaluation_files import CheckpointInfo
 
 
 @extend_schema_field(

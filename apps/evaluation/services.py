@@ -25,6 +25,7 @@ from apps.evaluation.mirror import forget, mirror_evaluation, rebuild_all
 from apps.projects.selectors import project_require
 from studio.errors import Conflict, NotFound, StudioError
 from studio.ml import evaluate as core
+from studio.ml import evaluation_files
 from studio.workspace import job_store
 from studio.workspace.evaluation_schemas import (
     CheckpointRef,
@@ -45,8 +46,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _paths(project_id: str, experiment_id: str) -> core.EvaluationPaths:
-    return core.evaluation_paths(ws(), project_id, experiment_id)
+def _paths(project_id: str, experiment_id: str) -> evaluation_files.EvaluationPaths:
+    return evaluation_files.evaluation_paths(ws(), project_id, experiment_id)
 
 
 def _update(
@@ -55,12 +56,12 @@ def _update(
     """Apply ``change`` (which may write other files) while the evaluation is still
     ``run_id``; then mirror. None when it was reset or replaced meanwhile."""
     paths = _paths(project_id, experiment_id)
-    with core.evaluation_lock(paths):
-        record = core.read_record(paths)
+    with evaluation_files.evaluation_lock(paths):
+        record = evaluation_files.read_record(paths)
         if record is None or record.run_id != run_id:
             return None
         change(record)
-        core.save_record(paths, record)
+        evaluation_files.save_record(paths, record)
     mirror_evaluation(project_id, experiment_id)
     return record
 
@@ -101,7 +102,7 @@ def evaluation_reconcile(project_id: str, experiment_id: str) -> EvaluationRecor
     """The evaluation record, with a dead run (worker killed, job cancelled while queued)
     marked as such; None if the experiment was never evaluated."""
     paths = _paths(project_id, experiment_id)
-    record = core.read_record(paths)
+    record = evaluation_files.read_record(paths)
     if record is None or not record.status.active:
         return record
     stale = _stale_reason(record)
@@ -113,7 +114,9 @@ def evaluation_reconcile(project_id: str, experiment_id: str) -> EvaluationRecor
         if r.status.active:
             r.status, r.error, r.finished_at = status, error, _now()
 
-    return _update(project_id, experiment_id, record.run_id, end) or core.read_record(paths)
+    return _update(project_id, experiment_id, record.run_id, end) or evaluation_files.read_record(
+        paths
+    )
 
 
 # ----------------------------------------------------------------- start / reset
@@ -130,21 +133,21 @@ def _begin(
     plan = core.plan_evaluation(ws(), project_id, experiment_id, config)
     paths = _paths(project_id, experiment_id)
     evaluation_reconcile(project_id, experiment_id)
-    with core.evaluation_lock(paths):
-        current = core.read_record(paths)
+    with evaluation_files.evaluation_lock(paths):
+        current = evaluation_files.read_record(paths)
         if current is not None and current.status.active:
             raise Conflict(
                 "This experiment is being evaluated already; wait for it to finish or reset it",
                 code="evaluation_running",
                 details={"job_id": current.job_id},
             )
-        core.clear_outputs(paths)
+        evaluation_files.clear_outputs(paths)
         record = EvaluationRecord(
             project_id=project_id, experiment_id=experiment_id, run_id=new_id("ev"),
             config=plan.config, task=plan.experiment.task, split_id=plan.experiment.split_id,
             subsets=plan.subset_sizes, runner=runner,
         )  # fmt: skip
-        core.save_record(paths, record)
+        evaluation_files.save_record(paths, record)
     mirror_evaluation(project_id, experiment_id)
     return record
 
@@ -179,17 +182,17 @@ def evaluation_start(
 def evaluation_reset(project_id: str, experiment_id: str) -> None:
     """Delete the evaluation folder now (asking a running job to stop) and its mirror rows."""
     project_require(project_id)
-    core.read_experiment(ws(), project_id, experiment_id)
+    evaluation_files.read_experiment(ws(), project_id, experiment_id)
     paths = _paths(project_id, experiment_id)
-    with core.evaluation_lock(paths):
+    with evaluation_files.evaluation_lock(paths):
         try:
-            record = core.read_record(paths)
+            record = evaluation_files.read_record(paths)
         except StudioError:  # a damaged file is reset too
             record = None
         if record is not None and record.status.active and record.job_id:
             with contextlib.suppress(StudioError):
                 job_cancel(record.job_id)
-        core.delete_evaluation(paths)
+        evaluation_files.delete_evaluation(paths)
     forget(project_id, experiment_id)
 
 
@@ -199,7 +202,9 @@ def evaluation_reset(project_id: str, experiment_id: str) -> None:
 class _Owner:
     """``should_stop`` for the core: the job was cancelled, or the evaluation was reset."""
 
-    def __init__(self, paths: core.EvaluationPaths, run_id: str, cancel: Callable[[], bool]):
+    def __init__(
+        self, paths: evaluation_files.EvaluationPaths, run_id: str, cancel: Callable[[], bool]
+    ):
         self.paths, self.run_id, self.cancel = paths, run_id, cancel
         self.lost = False
         self._checked = time.monotonic()
@@ -208,7 +213,7 @@ class _Owner:
         if time.monotonic() - self._checked >= OWNER_CHECK_SECONDS:
             self._checked = time.monotonic()
             with contextlib.suppress(StudioError):
-                record = core.read_record(self.paths)
+                record = evaluation_files.read_record(self.paths)
                 self.lost = record is None or record.run_id != self.run_id
         return self.lost or self.cancel()
 
@@ -264,7 +269,7 @@ def _execute(
         )  # fmt: skip
 
         def complete(r: EvaluationRecord) -> None:
-            core.write_outputs(paths, results, aggregate)
+            evaluation_files.write_outputs(paths, results, aggregate)
             r.status, r.finished_at, r.error = EvaluationStatus.completed, _now(), ""
             r.accuracy = aggregate.overall.accuracy if aggregate.overall else None
             r.headline, r.headline_value = aggregate.headline
@@ -320,7 +325,7 @@ def evaluation_run_inline(
     record = _begin(project_id, experiment_id, config, runner=runner)
     _execute(project_id, experiment_id, record.run_id, job_id=None, progress=progress,
              should_stop=lambda: False)  # fmt: skip
-    final = core.read_record(_paths(project_id, experiment_id))
+    final = evaluation_files.read_record(_paths(project_id, experiment_id))
     if final is None:
         raise Conflict("The evaluation was reset while it ran", code="evaluation_reset")
     return final

@@ -130,6 +130,7 @@ def add_experiment(
 def evaluate_template(template: Template, root: Path, subsets: list[str]) -> Template:
     """A copy of ``template`` whose experiment is already evaluated (files only, no mirror)."""
     from studio.ml import evaluate as core
+    from studio.ml import evaluation_files
     from studio.workspace.evaluation_schemas import EvaluationRecord, EvaluationStatus
 
     ws = Workspace(root / "ws").ensure()
@@ -141,8 +142,8 @@ def evaluate_template(template: Template, root: Path, subsets: list[str]) -> Tem
     results, aggregate = core.run_evaluation(
         model, meta, samples, dataset, checkpoint_name="best.ckpt", batch_size=32
     )
-    paths = core.evaluation_paths(ws, template.project_id, template.experiment_id)
-    core.write_outputs(paths, results, aggregate)
+    paths = evaluation_files.evaluation_paths(ws, template.project_id, template.experiment_id)
+    evaluation_files.write_outputs(paths, results, aggregate)
     record = EvaluationRecord(
         project_id=template.project_id, experiment_id=template.experiment_id, run_id="evtemplate",
         status=EvaluationStatus.completed, config=plan.config, task="classification",
@@ -150,6 +151,6 @@ def evaluate_template(template: Template, root: Path, subsets: list[str]) -> Tem
         accuracy=aggregate.overall.accuracy if aggregate.overall else None,
         headline=aggregate.headline[0], headline_value=aggregate.headline[1],
     )  # fmt: skip
-    core.save_record(paths, record)
+    evaluation_files.save_record(paths, record)
     return Template(ws.root, template.project_id, template.experiment_id, template.split_id,
                     template.best_value)  # fmt: skip

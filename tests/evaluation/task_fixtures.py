@@ -137,6 +137,7 @@ def evaluate_task_template(template: Template, root: Path, subsets: list[str]) -
     """A copy of ``template`` evaluated with best.ckpt on ``subsets`` (files only, no mirror),
     recorded as the services record a finished run (headline included)."""
     from studio.ml import evaluate as core
+    from studio.ml import evaluation_files
     from studio.workspace.evaluation_schemas import EvaluationRecord, EvaluationStatus
 
     ws = Workspace(root / "ws").ensure()
@@ -148,8 +149,8 @@ def evaluate_task_template(template: Template, root: Path, subsets: list[str]) -
     results, aggregate = core.run_evaluation(
         model, meta, samples, dataset, checkpoint_name="best.ckpt", batch_size=64
     )
-    paths = core.evaluation_paths(ws, template.project_id, template.experiment_id)
-    core.write_outputs(paths, results, aggregate)
+    paths = evaluation_files.evaluation_paths(ws, template.project_id, template.experiment_id)
+    evaluation_files.write_outputs(paths, results, aggregate)
     headline, value = aggregate.headline
     record = EvaluationRecord(
         project_id=template.project_id, experiment_id=template.experiment_id, run_id="evtemplate",
@@ -158,6 +159,6 @@ def evaluate_task_template(template: Template, root: Path, subsets: list[str]) -
         accuracy=aggregate.overall.accuracy if aggregate.overall else None,
         headline=headline, headline_value=value,
     )  # fmt: skip
-    core.save_record(paths, record)
+    evaluation_files.save_record(paths, record)
     return Template(ws.root, template.project_id, template.experiment_id, template.split_id,
                     template.best_value)  # fmt: skip

@@ -11,6 +11,7 @@ import pytest
 
 from apps.evaluation.models import EvalResult, Evaluation
 from studio.ml import evaluate as core
+from studio.ml import evaluation_files
 from studio.workspace.experiment_schemas import ExperimentStatus
 from studio.workspace.paths import Workspace
 from tests.evaluation.fixtures import Template, add_experiment
@@ -169,7 +170,8 @@ def test_checkpoints_list_only_existing_files(
     ]
     assert all(c["size"] > 1000 and c["modified"] for c in found)
     folder = (
-        core.experiment_dir(workspace, trained.project_id, trained.experiment_id) / "checkpoints"
+        evaluation_files.experiment_dir(workspace, trained.project_id, trained.experiment_id)
+        / "checkpoints"
     )
     (folder / "best.ckpt").unlink()
     (folder / "notes.txt").write_text("not a checkpoint")
@@ -247,7 +249,7 @@ def test_start_twice_then_reset(api: Any, workspace: Workspace, trained: Templat
     assert api.get(f"/api/jobs/{body['job_id']}/").json()["kind"] == "evaluation"
     assert_error(api.post(url(trained), {}, format="json"), 409, "evaluation_running")
 
-    paths = core.evaluation_paths(workspace, trained.project_id, trained.experiment_id)
+    paths = evaluation_files.evaluation_paths(workspace, trained.project_id, trained.experiment_id)
     assert paths.record.is_file()
     assert api.delete(url(trained)).status_code == 204
     assert not paths.root.exists() and not Evaluation.objects.exists()
@@ -270,7 +272,9 @@ def test_reset_deletes_files_and_mirror_rows(
     assert len(all_results(api, evaluated)) > 0
     assert EvalResult.objects.filter(experiment_id=evaluated.experiment_id).exists()
     assert api.delete(url(evaluated)).status_code == 204
-    paths = core.evaluation_paths(workspace, evaluated.project_id, evaluated.experiment_id)
+    paths = evaluation_files.evaluation_paths(
+        workspace, evaluated.project_id, evaluated.experiment_id
+    )
     assert not paths.root.exists()
     assert not EvalResult.objects.exists() and not Evaluation.objects.exists()
     assert api.get(url(evaluated)).json()["status"] == "none"
@@ -301,7 +305,7 @@ def test_reset_while_running_discards_the_run(workspace: Workspace, trained: Tem
     result = services._execute(trained.project_id, trained.experiment_id, record.run_id,
                                job_id=None, progress=progress, should_stop=lambda: False)  # fmt: skip
     assert result == {"discarded": True}
-    assert not core.evaluation_paths(
+    assert not evaluation_files.evaluation_paths(
         workspace, trained.project_id, trained.experiment_id
     ).root.exists()
     assert not Evaluation.objects.exists() and not EvalResult.objects.exists()

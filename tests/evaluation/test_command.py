@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from apps.evaluation.models import EvalResult, Evaluation
-from studio.ml import evaluate as core
+from studio.ml import evaluation_files
 from studio.workspace.paths import Workspace
 from tests.conftest import ROOT, subprocess_env
 from tests.evaluation.fixtures import Template
@@ -23,14 +23,14 @@ def test_evaluate_command(workspace: Workspace, trained: Template) -> None:
     call_command("evaluate", trained.project_id, trained.experiment_id, "--checkpoint", "last.ckpt",
                  "--subsets", "test,val", "--batch-size", "16", stdout=out, stderr=err)  # fmt: skip
     text = out.getvalue()
-    paths = core.evaluation_paths(workspace, trained.project_id, trained.experiment_id)
-    agg = core.read_aggregate(paths)
+    paths = evaluation_files.evaluation_paths(workspace, trained.project_id, trained.experiment_id)
+    agg = evaluation_files.read_aggregate(paths)
     assert agg.overall is not None
     assert text.startswith(
         f"Accuracy {agg.overall.accuracy:.4f} ({agg.overall.correct}/{agg.overall.count} images, val+test) with last.ckpt"
     )
     assert "  test: accuracy" in text and "  val: accuracy" in text
-    record = core.read_record(paths)
+    record = evaluation_files.read_record(paths)
     assert record is not None and record.status == "completed" and record.job_id is None
     assert Evaluation.objects.get().status == "completed"
     assert EvalResult.objects.count() == agg.overall.count

@@ -8,6 +8,7 @@ import pytest
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from studio.ml import evaluate as core
+from studio.ml import evaluation_files
 from studio.ml.eval_metrics import classification_metrics
 from studio.workspace.evaluation_schemas import EvaluationAggregate, ImageResult, SubsetMetrics
 from studio.workspace.paths import Workspace
@@ -87,8 +88,10 @@ def _index(rows: list[ImageResult], agg: EvaluationAggregate) -> tuple[list[int]
 def test_real_evaluation_aggregate_matches_sklearn(
     workspace: Workspace, evaluated: Template
 ) -> None:
-    paths = core.evaluation_paths(workspace, evaluated.project_id, evaluated.experiment_id)
-    rows, agg = core.read_results(paths).results, core.read_aggregate(paths)
+    paths = evaluation_files.evaluation_paths(
+        workspace, evaluated.project_id, evaluated.experiment_id
+    )
+    rows, agg = evaluation_files.read_results(paths).results, evaluation_files.read_aggregate(paths)
     k = len(agg.class_ids)
     assert agg.class_names == [
         "eight",

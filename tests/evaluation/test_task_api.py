@@ -14,7 +14,7 @@ from django.core.management import call_command
 from apps.evaluation.models import EvalResult, Evaluation
 from apps.evaluation.selectors import format_metric, headline_text
 from apps.evaluation.views import task_template
-from studio.ml import evaluate as core
+from studio.ml import evaluation_files
 from studio.workspace.paths import Workspace
 from tests.evaluation.fixtures import Template, install
 from tests.projects.test_api import assert_error
@@ -171,10 +171,10 @@ def test_evaluate_command_anomaly_and_regression(
     out = io.StringIO()
     call_command("evaluate", anomaly_template.project_id, anomaly_template.experiment_id,
                  "--subsets", "test", stdout=out, stderr=io.StringIO())  # fmt: skip
-    paths = core.evaluation_paths(
+    paths = evaluation_files.evaluation_paths(
         workspace, anomaly_template.project_id, anomaly_template.experiment_id
     )
-    agg = core.read_aggregate(paths)
+    agg = evaluation_files.read_aggregate(paths)
     m = agg.anomaly["all"]
     lines = out.getvalue().splitlines()
     assert lines[0].startswith(
@@ -183,7 +183,7 @@ def test_evaluate_command_anomaly_and_regression(
     assert lines[1].startswith(
         f"  threshold {m.threshold:.4f} (best F1 on the evaluated images themselves: optimistic)"
     )
-    record = core.read_record(paths)
+    record = evaluation_files.read_record(paths)
     assert record is not None and (record.headline, record.headline_value) == ("auroc", m.auroc)
     assert record.accuracy == agg.overall.accuracy  # type: ignore[union-attr]
     rows = EvalResult.objects.filter(experiment_id=anomaly_template.experiment_id)
@@ -192,14 +192,14 @@ def test_evaluate_command_anomaly_and_regression(
     out = io.StringIO()
     call_command("evaluate", regression_template.project_id, regression_template.experiment_id,
                  "--subsets", "val,test", stdout=out, stderr=io.StringIO())  # fmt: skip
-    paths = core.evaluation_paths(
+    paths = evaluation_files.evaluation_paths(
         workspace, regression_template.project_id, regression_template.experiment_id
     )
-    r = core.read_aggregate(paths).regression["all"]
+    r = evaluation_files.read_aggregate(paths).regression["all"]
     lines = out.getvalue().splitlines()
     assert lines[0].startswith(f"MAE {r.mae:.4g} ({r.count} images, val+test) with best.ckpt; RMSE")
     assert [line.split(":")[0] for line in lines[1:]] == ["  digit", "  ink", "  val", "  test"]
-    record = core.read_record(paths)
+    record = evaluation_files.read_record(paths)
     assert record is not None and record.accuracy is None and record.headline == "mae"
     rows = EvalResult.objects.filter(experiment_id=regression_template.experiment_id)
     assert rows.count() == r.count and not rows.filter(error__isnull=True).exists()

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from apps.evaluation.models import EvalResult
-from studio.ml import evaluate as core
+from studio.ml import evaluation_files
 from studio.workspace.paths import Workspace
 from tests.evaluation.fixtures import Template
 from tests.sse_client import read_sse
@@ -54,5 +54,5 @@ def test_evaluation_job_streams_progress_then_results(
     assert status["subsets"] == {"val": status["aggregate"]["subsets"]["val"]["count"],
                                  "test": status["aggregate"]["subsets"]["test"]["count"]}  # fmt: skip
     assert EvalResult.objects.filter(experiment_id=trained.experiment_id).count() == total
-    paths = core.evaluation_paths(workspace, trained.project_id, trained.experiment_id)
+    paths = evaluation_files.evaluation_paths(workspace, trained.project_id, trained.experiment_id)
     assert paths.results.is_file() and paths.aggregate.is_file()

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from studio.workspace.paths import Workspace
 from tests.experiments.helpers import digits_project
-
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No network, an empty weights cache (workers inherit the environment)."""
-    home = tmp_path / "torch-home"
-    monkeypatch.setenv("TORCH_HOME", str(home))
-    monkeypatch.setenv("STUDIO_OFFLINE", "1")
-    return home
 
 
 @pytest.fixture

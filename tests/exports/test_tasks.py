@@ -106,7 +106,7 @@ def _experiment(ws: Workspace, run: TaskRun) -> tuple[str, str]:
 
 def _write_evaluation(ws: Workspace, pid: str, eid: str, checkpoint: Path) -> None:
     """A completed evaluation of best.ckpt whose anomaly threshold is EVALUATION_THRESHOLD."""
-    from studio.ml.evaluate import evaluation_paths
+    from studio.ml.evaluation_files import evaluation_paths
     from studio.workspace.evaluation_schemas import (
         AnomalyMetrics,
         CheckpointRef,

@@ -26,15 +26,6 @@ def workspace(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Never touch the network or the real weights cache: an empty TORCH_HOME per test."""
-    home = tmp_path / "torch-home"
-    monkeypatch.setenv("TORCH_HOME", str(home))
-    monkeypatch.setenv("STUDIO_OFFLINE", "1")
-    return home
-
-
 @pytest.fixture(scope="session")
 def digits_small(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Sample], DatasetFile]:
     """300 digits as 32 px PNGs (240 train / 30 val / 30 test)."""

@@ -1,19 +1,8 @@
-"""Fixtures of the end-to-end task tests: offline weights cache, an API token for SSE."""
+"""Fixtures of the end-to-end task tests: a server warmed up before the browser asks."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No network and an empty weights cache (workers inherit the environment)."""
-    home = tmp_path / "torch-home"
-    monkeypatch.setenv("TORCH_HOME", str(home))
-    monkeypatch.setenv("STUDIO_OFFLINE", "1")
-    return home
 
 
 @pytest.fixture

@@ -278,7 +278,7 @@ def evaluation_of(
     None when there is none, it is not completed, it evaluated another checkpoint, or the
     checkpoint file changed since (another size: retrained); unreadable files count as none.
     """
-    from studio.ml import evaluate  # the evaluation feature owns these files
+    from studio.ml import evaluation_files as evaluate  # the evaluation feature owns them
 
     paths = evaluate.evaluation_paths(ws, project_id, experiment_id)
     try:
