@@ -315,6 +315,25 @@
             return set;
           });
           this.hiddenMetrics = keys.filter((k) => metricSets[k].hidden);
+          // Chart.js fits the y axis to the data: a score that moves by 1e-7 would be drawn as a
+          // cliff. Keep at least a span of 0.05 for 0..1 scores (inside 0..1) and of 1 % of the
+          // value for the others.
+          const values = keys.filter((k) => !metricSets[k].hidden).flatMap((k) => series(k).map((p) => p.y));
+          const y = metricChart.options.scales.y;
+          y.min = undefined;
+          y.max = undefined;
+          if (values.length) {
+            const lo = Math.min(...values);
+            const hi = Math.max(...values);
+            const span = monitorUnit ? 0.05 : Math.max(1e-6, 0.01 * Math.max(Math.abs(lo), Math.abs(hi)));
+            if (hi - lo < span) {
+              const mid = (lo + hi) / 2;
+              y.min = mid - span / 2;
+              y.max = mid + span / 2;
+              if (monitorUnit && y.max > 1) { y.max = 1; y.min = 1 - span; }
+              if (monitorUnit && y.min < 0) { y.min = 0; y.max = span; }
+            }
+          }
           // the whole run on the x axis, so progress reads left to right
           [lossChart, metricChart].forEach((chart) => { chart.options.scales.x.min = 0; chart.options.scales.x.max = this.exp.epochs || undefined; });
           lossChart.update("none");

@@ -181,7 +181,7 @@ def run_training(
             info["resumed"] = resume
             events = EventsCallback(on_event, run_dir / "metrics.json", info)
             checkpoint = StudioCheckpoint(
-                run_dir / "checkpoints", monitor, task.monitor_mode, on_event
+                run_dir / "checkpoints", monitor, task.monitor_mode, on_event, events.publish_epoch
             )
             callbacks: list[Any] = [events, StopCallback(should_stop, checkpoint)]
             stopper = None

@@ -3,9 +3,8 @@
 Callbacks, in the order Lightning calls them at the end of an epoch:
 
 1. :class:`EventsCallback` — ``started`` (training start), ``batch`` (throttled to at most
-   2 per second, with images/s and ETA), ``epoch_end`` (epoch number + the metrics row);
-   it also keeps ``<run_dir>/metrics.json`` (rewritten atomically after every epoch, trimmed
-   to the resumed epoch on resume so rows are never duplicated).
+   2 per second, with images/s and ETA); at an epoch end it adds the epoch's metrics row to
+   its rows, which are part of every checkpoint (its ``state_dict``).
 2. :class:`StopCallback` — asks ``should_stop()`` after every training batch; when true it
    lets the batch finish, saves ``last.ckpt`` and raises :class:`TrainingStopped`, which
    :func:`studio.ml.train.run_training` turns into status ``stopped``.
@@ -13,6 +12,14 @@ Callbacks, in the order Lightning calls them at the end of an epoch:
 4. :class:`StudioCheckpoint` — ``last.ckpt`` every epoch and ``best.ckpt`` when the monitored
    metric improves, in ``<run_dir>/checkpoints/``, each written to a temp file, fsynced and
    renamed, so a crash leaves the previous good checkpoint; emits ``checkpoint_saved``.
+   Then, and only then, it has :meth:`EventsCallback.publish_epoch` rewrite
+   ``<run_dir>/metrics.json`` and emit ``epoch_end`` (epoch number + the metrics row).
+   (Lightning runs ``Checkpoint`` callbacks after all others, so this is the last hook.)
+
+Why this order: whoever reads "epoch N done" (the event, ``metrics.json``) can rely on
+``last.ckpt`` holding epoch N. A resume takes the rows from the checkpoint it resumes
+(rows of later epochs are re-done, never duplicated), so a worker killed between the
+checkpoint and ``metrics.json`` loses no row either.
 """
 
 from __future__ import annotations
@@ -61,14 +68,25 @@ class EventsCallback(Callback):
         self._images_since_emit = 0
         self._steps_run = 0
         self.start_epoch = 0
+        self._restored: list[dict[str, Any]] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rows": list(self.rows)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._restored = list(state_dict.get("rows", []))
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.start_epoch = int(trainer.current_epoch)
         rows: list[dict[str, Any]] = []
-        if self.start_epoch > 0 and self.metrics_path.is_file():
+        if self._restored is not None:  # the rows of the checkpoint we resume
+            existing = self._restored
+        elif self.start_epoch > 0 and self.metrics_path.is_file():  # older checkpoints
             existing = read_json(self.metrics_path)
-            # rows of epochs at or after the resumed one are re-done now: drop them
-            rows = [r for r in existing if int(r.get("epoch", 0)) <= self.start_epoch]
+        else:
+            existing = []
+        # rows of epochs after the resumed one are re-done now: drop them
+        rows = [r for r in existing if int(r.get("epoch", 0)) <= self.start_epoch]
         self.rows = rows
         write_json_atomic(self.metrics_path, self.rows)
         self._start = time.monotonic()
@@ -131,8 +149,12 @@ class EventsCallback(Callback):
         row.update({k: v for k, v in metrics.items() if k not in row})
         row["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
         row["time_s"] = round(time.monotonic() - self._epoch_start, 3)
-        self.rows.append(row)
+        self.rows.append(row)  # published by StudioCheckpoint once last.ckpt holds it
+
+    def publish_epoch(self, trainer: pl.Trainer) -> None:
+        """``metrics.json`` and the ``epoch_end`` event for the epoch just checkpointed."""
         write_json_atomic(self.metrics_path, self.rows)
+        row = self.rows[-1]
         self.on_event(
             "epoch_end", {"epoch": row["epoch"], "epochs": trainer.max_epochs, "metrics": row}
         )
@@ -142,8 +164,14 @@ class StudioCheckpoint(Checkpoint):
     """``best.ckpt`` on the monitored metric and ``last.ckpt`` every epoch, atomically."""
 
     def __init__(
-        self, dirpath: Path, monitor: str, mode: Literal["max", "min"], on_event: EventFn
+        self,
+        dirpath: Path,
+        monitor: str,
+        mode: Literal["max", "min"],
+        on_event: EventFn,
+        after_epoch: Callable[[pl.Trainer], None] | None = None,
     ) -> None:
+        self.after_epoch = after_epoch  # announces the epoch once its checkpoints exist
         self.dirpath = Path(dirpath)
         self.monitor = monitor
         self.mode = mode
@@ -224,6 +252,8 @@ class StudioCheckpoint(Checkpoint):
                     "value": self.best_score,
                 },
             )
+        if self.after_epoch is not None:
+            self.after_epoch(trainer)
 
 
 class StopCallback(Callback):
