@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import os
+
+# Sleep, don't spin, when PyTorch's OpenMP threads wait: the test process, its workers and
+# its Daphne share two cores, and spinning threads starve each other (a 2-epoch run went from
+# 9 s to 100 s). Children inherit it; it only works before torch is first imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import shutil
 import signal
 import socket

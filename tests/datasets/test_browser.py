@@ -30,9 +30,13 @@ def test_import_browse_and_view(
     screenshot(page, "dataset-empty")
 
     # Import a folder on the server through the dialog.
+    # the button works once Alpine has set up its component (slow under a loaded CI machine)
+    page.wait_for_function(
+        "document.querySelector('[data-testid=open-import]').closest('[x-data]')._x_dataStack"
+    )
     page.get_by_test_id("open-import").click()
     dialog = page.get_by_test_id("import-dialog")
-    assert dialog.is_visible()
+    dialog.wait_for(state="visible")
     page.get_by_test_id("import-path").fill(str(tmp_path / "nope"))
     page.get_by_test_id("import-submit").click()
     page.get_by_test_id("import-error").get_by_text("does not exist").wait_for()

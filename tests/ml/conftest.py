@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-# Sleep, don't spin, when PyTorch's OpenMP threads wait: on a small shared machine spinning
-# threads of parallel test processes starve each other (a 2-epoch run went from 9 s to
-# 100 s). Only effective if torch is not imported yet, hence before the imports below.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
