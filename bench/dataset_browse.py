@@ -37,9 +37,9 @@ def build_dataset(size: int) -> str:
     from apps.core.workspace import ws
     from apps.datasets.mirror import mirror_commit
     from studio.datasets import store
-    from studio.workspace.dataset_schemas import Annotations, ImageRecord, ImportReport
-    from studio.workspace.jsonio import write_json_atomic
-    from studio.workspace.schemas import utcnow
+    from studio.storage.dataset_schemas import Annotations, ImageRecord, ImportReport
+    from studio.storage.jsonio import write_json_atomic
+    from studio.storage.schemas import utcnow
 
     project_id = new_project(f"Browse {size}")
     paths = store.dataset_paths(ws(), project_id)

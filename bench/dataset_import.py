@@ -46,7 +46,7 @@ def setup_django(root: Path) -> None:
 
 def new_project(name: str) -> str:
     from apps.projects.services import project_create
-    from studio.workspace.paths import new_id
+    from studio.storage.paths import new_id
 
     return project_create(f"{name} {new_id()}", "classification").id
 

@@ -71,7 +71,7 @@ def main() -> dict[str, Any]:
     from studio.ml.tasks.registry import load_task
     from studio.ml.train import run_training
     from studio.runtime.redis_server import EmbeddedRedis
-    from studio.workspace import job_store
+    from studio.storage import job_store
     from tests.experiments.helpers import digits_project
 
     redis = EmbeddedRedis(settings.WORKSPACE)

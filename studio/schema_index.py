@@ -8,15 +8,15 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from studio.splits.schemas import SplitFile
-from studio.workspace.dataset_schemas import DatasetFile, ImageRecord, ImportReport
-from studio.workspace.evaluation_schemas import (
+from studio.storage.dataset_schemas import DatasetFile, ImageRecord, ImportReport
+from studio.storage.evaluation_schemas import (
     EvaluationAggregate,
     EvaluationRecord,
     EvaluationResults,
 )
-from studio.workspace.experiment_schemas import ExperimentFile, MetricRow
-from studio.workspace.export_schemas import ExportFile
-from studio.workspace.schemas import JobEvent, JobFile, ProjectFile, WorkspaceFile
+from studio.storage.experiment_schemas import ExperimentFile, MetricRow
+from studio.storage.export_schemas import ExportFile
+from studio.storage.schemas import JobEvent, JobFile, ProjectFile, WorkspaceFile
 
 ALL_SCHEMAS: dict[str, type[BaseModel]] = {
     "workspace": WorkspaceFile,

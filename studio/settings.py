@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from studio.runtime.secrets_store import secret_key
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 WORKSPACE = Workspace(Path(os.environ.get("STUDIO_WORKSPACE", BASE_DIR / "workspace")).resolve())

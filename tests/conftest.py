@@ -24,7 +24,7 @@ import redis as redis_lib
 from django.conf import settings as django_settings
 
 from studio.runtime.redis_server import EmbeddedRedis
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -41,7 +41,7 @@ def imported_roots(path: Path) -> set[str]:
 
 def test_core_has_files() -> None:
     names = {p.relative_to(STUDIO).parts[0] for p in core_files()}
-    assert {"workspace", "ml", "runtime"} <= names
+    assert {"storage", "ml", "runtime"} <= names
 
 
 @pytest.mark.parametrize("path", core_files(), ids=lambda p: str(p.relative_to(STUDIO)))

@@ -7,9 +7,9 @@ from django.db.models import QuerySet
 from apps.core.models import Job
 from apps.core.workspace import ws
 from studio.errors import NotFound
-from studio.workspace import job_store
-from studio.workspace.paths import check_id
-from studio.workspace.schemas import JobFile
+from studio.storage import job_store
+from studio.storage.paths import check_id
+from studio.storage.schemas import JobFile
 
 
 def job_list(

@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from studio.workspace.schemas import JobFile
+from studio.storage.schemas import JobFile
 
 
 class JobSerializer(serializers.Serializer[JobFile]):

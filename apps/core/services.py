@@ -24,8 +24,8 @@ from apps.core.job_kinds import JOB_KINDS
 from apps.core.models import Job
 from apps.core.workspace import ws
 from studio.errors import NotFound, StudioError, ValidationFailed
-from studio.workspace import job_store
-from studio.workspace.schemas import JobFile, JobStatus, utcnow
+from studio.storage import job_store
+from studio.storage.schemas import JobFile, JobStatus, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from apps.core.selectors import job_get
 from apps.core.services import job_group
 from apps.core.workspace import ws
 from studio.errors import StudioError
-from studio.workspace import job_store
-from studio.workspace.schemas import JobEvent
+from studio.storage import job_store
+from studio.storage.schemas import JobEvent
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 
 
 def ws() -> Workspace:

@@ -21,9 +21,9 @@ from django.db.models import Count
 from apps.core.workspace import ws
 from apps.datasets.models import DatasetState, Image, Import
 from studio.datasets import store
-from studio.workspace import project_store
-from studio.workspace.dataset_schemas import DatasetFile, ImageRecord, ImportReport
-from studio.workspace.locks import resource_lock
+from studio.storage import project_store
+from studio.storage.dataset_schemas import DatasetFile, ImageRecord, ImportReport
+from studio.storage.locks import resource_lock
 
 BATCH = 1000
 HISTOGRAM_BINS = 10

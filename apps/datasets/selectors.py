@@ -29,8 +29,8 @@ from apps.datasets.models import Image, Import
 from studio.datasets import images as image_files
 from studio.datasets import store
 from studio.errors import NotFound, ValidationFailed
-from studio.workspace.dataset_schemas import DatasetFile, ImageRecord, ImportReport
-from studio.workspace.paths import check_id, resolve_inside
+from studio.storage.dataset_schemas import DatasetFile, ImageRecord, ImportReport
+from studio.storage.paths import check_id, resolve_inside
 
 SubsetFilter = Callable[[QuerySet[Image], str, str, str], QuerySet[Image]]
 _subset_filter: SubsetFilter | None = None

@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from apps.datasets.selectors import ImagePage
 from studio.datasets.importers import FORMATS
-from studio.workspace.dataset_schemas import DatasetFile, ImageRecord
+from studio.storage.dataset_schemas import DatasetFile, ImageRecord
 
 
 def image_urls(project_id: str, image_id: str) -> dict[str, str]:

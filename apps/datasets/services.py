@@ -33,9 +33,9 @@ from studio.datasets.dataset_import import (
 )
 from studio.datasets.importers import format_info
 from studio.errors import StudioError, ValidationFailed
-from studio.workspace import project_store
-from studio.workspace.dataset_schemas import ImportReport
-from studio.workspace.paths import new_id
+from studio.storage import project_store
+from studio.storage.dataset_schemas import ImportReport
+from studio.storage.paths import new_id
 
 log = logging.getLogger(__name__)
 SOURCE_KINDS = ("folder", "zip", "files")

@@ -29,7 +29,7 @@ from apps.evaluation.serializers import (
     evaluation_payload,
 )
 from studio.ml import evaluate as core
-from studio.workspace.evaluation_schemas import EvaluationAggregate
+from studio.storage.evaluation_schemas import EvaluationAggregate
 
 RESULT_PARAMETERS = [
     OpenApiParameter("page", int, description="1-based page number"),

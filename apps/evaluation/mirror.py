@@ -15,7 +15,7 @@ from apps.core.workspace import ws
 from apps.evaluation.models import EvalResult, Evaluation
 from studio.errors import StudioError
 from studio.ml import evaluation_files
-from studio.workspace.evaluation_schemas import EvaluationStatus
+from studio.storage.evaluation_schemas import EvaluationStatus
 
 BATCH = 2000
 

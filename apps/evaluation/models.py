@@ -4,7 +4,7 @@ Written only by :mod:`apps.evaluation.mirror`. ``EvalResult`` holds one row per 
 image so the results API filters (subset, correct, true/predicted class: a confusion-matrix
 cell, anomaly score range) and sorts (confidence, anomaly score, regression error) with
 indexed queries instead of re-reading ``results.json``. Each task fills its own columns
-(see ``studio.workspace.evaluation_schemas.ImageResult``); the others stay null.
+(see ``studio.storage.evaluation_schemas.ImageResult``); the others stay null.
 """
 
 from django.db import models

@@ -23,12 +23,12 @@ from apps.projects.selectors import project_require
 from studio.errors import Conflict, StudioError, ValidationFailed
 from studio.ml import evaluation_files
 from studio.splits.schemas import SUBSETS
-from studio.workspace.evaluation_schemas import (
+from studio.storage.evaluation_schemas import (
     EvaluationAggregate,
     EvaluationRecord,
     EvaluationStatus,
 )
-from studio.workspace.experiment_schemas import ExperimentFile, ExperimentStatus
+from studio.storage.experiment_schemas import ExperimentFile, ExperimentStatus
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200

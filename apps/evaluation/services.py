@@ -26,14 +26,14 @@ from apps.projects.selectors import project_require
 from studio.errors import Conflict, NotFound, StudioError
 from studio.ml import evaluate as core
 from studio.ml import evaluation_files
-from studio.workspace import job_store
-from studio.workspace.evaluation_schemas import (
+from studio.storage import job_store
+from studio.storage.evaluation_schemas import (
     CheckpointRef,
     EvaluationConfig,
     EvaluationRecord,
     EvaluationStatus,
 )
-from studio.workspace.paths import new_id
+from studio.storage.paths import new_id
 
 log = logging.getLogger(__name__)
 JOB_KIND = "evaluation"

@@ -13,7 +13,7 @@ from apps.experiments import store
 from apps.experiments.models import Experiment
 from apps.experiments.store import ExperimentOnDisk
 from studio.errors import StudioError
-from studio.workspace.experiment_schemas import ExperimentFile
+from studio.storage.experiment_schemas import ExperimentFile
 
 
 def mirror_experiment(project_id: str, found: ExperimentOnDisk) -> None:

@@ -25,9 +25,9 @@ from apps.experiments.mirror import mirror_one
 from apps.experiments.models import Experiment
 from apps.experiments.runner import LAST
 from studio.errors import StudioError
-from studio.workspace import job_store
-from studio.workspace.experiment_schemas import ExperimentFile, ExperimentStatus
-from studio.workspace.schemas import JobStatus, utcnow
+from studio.storage import job_store
+from studio.storage.experiment_schemas import ExperimentFile, ExperimentStatus
+from studio.storage.schemas import JobStatus, utcnow
 
 ACTIVE = (ExperimentStatus.queued, ExperimentStatus.running)
 

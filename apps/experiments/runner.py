@@ -38,9 +38,9 @@ from apps.experiments.mirror import mirror_one
 from studio.datasets import store as dataset_store
 from studio.errors import StudioError, ValidationFailed
 from studio.splits import store as split_store
-from studio.workspace import project_store
-from studio.workspace.experiment_schemas import ExperimentFile, ExperimentStatus, MetricValue
-from studio.workspace.schemas import utcnow
+from studio.storage import project_store
+from studio.storage.experiment_schemas import ExperimentFile, ExperimentStatus, MetricValue
+from studio.storage.schemas import utcnow
 
 if TYPE_CHECKING:  # the training core imports torch and Lightning: only when training
     from studio.ml.data import Sample

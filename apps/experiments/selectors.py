@@ -11,10 +11,10 @@ from apps.experiments import services, store
 from apps.experiments.mirror import experiments_sync, mirror_experiment
 from apps.experiments.models import Experiment
 from studio.errors import StudioError
-from studio.workspace import job_store, project_store
-from studio.workspace.experiment_schemas import ExperimentFile
-from studio.workspace.paths import check_id
-from studio.workspace.schemas import JobFile
+from studio.storage import job_store, project_store
+from studio.storage.experiment_schemas import ExperimentFile
+from studio.storage.paths import check_id
+from studio.storage.schemas import JobFile
 
 
 def experiment_list(project_id: str) -> QuerySet[Experiment]:

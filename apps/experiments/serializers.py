@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from apps.experiments import selectors
 from apps.experiments.models import Experiment
-from studio.workspace.experiment_schemas import ExperimentFile
+from studio.storage.experiment_schemas import ExperimentFile
 
 
 class ExperimentCreateSerializer(serializers.Serializer[Any]):

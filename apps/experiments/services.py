@@ -33,10 +33,10 @@ from studio.errors import Conflict, NotFound, ValidationFailed
 from studio.ml.hparams import TrainingConfig
 from studio.ml.tasks.registry import load_task, require_available
 from studio.splits import store as split_store
-from studio.workspace import project_store
-from studio.workspace.experiment_schemas import ExperimentFile, ExperimentStatus
-from studio.workspace.locks import resource_lock
-from studio.workspace.paths import check_id, new_id
+from studio.storage import project_store
+from studio.storage.experiment_schemas import ExperimentFile, ExperimentStatus
+from studio.storage.locks import resource_lock
+from studio.storage.paths import check_id, new_id
 
 log = logging.getLogger(__name__)
 JOB_KIND = "training"

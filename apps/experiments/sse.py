@@ -32,8 +32,8 @@ from apps.core.sse import authenticated, sse_response
 from apps.core.workspace import ws
 from apps.experiments import selectors, services, store
 from studio.errors import StudioError
-from studio.workspace import job_store
-from studio.workspace.schemas import JobEvent
+from studio.storage import job_store
+from studio.storage.schemas import JobEvent
 
 log = logging.getLogger(__name__)
 RUN_STRIDE = 1_000_000_000

@@ -27,11 +27,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from studio.errors import Damaged, NotFound, StudioError
-from studio.workspace.experiment_schemas import ExperimentFile
-from studio.workspace.jsonio import read_json, read_model, write_json_atomic
-from studio.workspace.locks import resource_lock
-from studio.workspace.paths import Workspace, check_id
-from studio.workspace.schemas import utcnow
+from studio.storage.experiment_schemas import ExperimentFile
+from studio.storage.jsonio import read_json, read_model, write_json_atomic
+from studio.storage.locks import resource_lock
+from studio.storage.paths import Workspace, check_id
+from studio.storage.schemas import utcnow
 
 
 class RunEntry(BaseModel):

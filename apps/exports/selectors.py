@@ -13,9 +13,9 @@ from studio.errors import StudioError
 from studio.ml.export import format_info, get_format, runner, store
 from studio.ml.export.base import check_task
 from studio.ml.export.store import ExportOnDisk
-from studio.workspace import job_store
-from studio.workspace.experiment_schemas import ExperimentFile, ExperimentStatus
-from studio.workspace.export_schemas import ExportFile
+from studio.storage import job_store
+from studio.storage.experiment_schemas import ExperimentFile, ExperimentStatus
+from studio.storage.export_schemas import ExportFile
 
 
 def experiment_get(project_id: str, experiment_id: str) -> ExperimentFile:

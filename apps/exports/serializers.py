@@ -11,7 +11,7 @@ from rest_framework import serializers
 from studio.ml.export.base import OPSET_DEFAULT, OUTPUT_NAME
 from studio.ml.export.outputs import kind_of
 from studio.ml.export.store import ExportOnDisk
-from studio.workspace.export_schemas import ExportFile
+from studio.storage.export_schemas import ExportFile
 
 # task-specific export options the API passes on (the task validates them; a task that does
 # not take one refuses it with ``unknown_option``)

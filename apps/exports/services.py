@@ -23,9 +23,9 @@ from studio.errors import Conflict, NotFound, StudioError, ValidationFailed
 from studio.ml.export import predict as predict_core
 from studio.ml.export import store
 from studio.ml.export.runner import ExportCancelled, default_settings, plan_export, run_export
-from studio.workspace.export_schemas import ExportFile
-from studio.workspace.locks import resource_lock
-from studio.workspace.schemas import JobFile
+from studio.storage.export_schemas import ExportFile
+from studio.storage.locks import resource_lock
+from studio.storage.schemas import JobFile
 
 JOB_KIND = "export"
 PREDICT_SOURCES = ("auto", "onnx", "checkpoint")

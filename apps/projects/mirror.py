@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from apps.core.workspace import ws
 from apps.projects.models import Project
-from studio.workspace import project_store
-from studio.workspace.project_store import ProjectOnDisk
+from studio.storage import project_store
+from studio.storage.project_store import ProjectOnDisk
 
 
 def mirror_project(found: ProjectOnDisk) -> None:

@@ -8,8 +8,8 @@ from apps.core.workspace import ws
 from apps.projects.mirror import mirror_project, projects_sync
 from apps.projects.models import Project
 from studio.errors import Damaged, NotFound
-from studio.workspace import project_store
-from studio.workspace.paths import check_id
+from studio.storage import project_store
+from studio.storage.paths import check_id
 
 
 def project_list() -> QuerySet[Project]:

@@ -9,9 +9,9 @@ from apps.projects.mirror import mirror_project, projects_sync
 from apps.projects.models import Project
 from studio.errors import Conflict, ValidationFailed
 from studio.ml.tasks.registry import require_available
-from studio.workspace import project_store
-from studio.workspace.locks import resource_lock
-from studio.workspace.schemas import ProjectFile, utcnow
+from studio.storage import project_store
+from studio.storage.locks import resource_lock
+from studio.storage.schemas import ProjectFile, utcnow
 
 NAME_MAX = 100
 

@@ -16,8 +16,8 @@ from apps.splits.models import Split, SplitMembership
 from studio.errors import NotFound, ValidationFailed
 from studio.splits import manager, store
 from studio.splits.schemas import SUBSETS, SplitFile
-from studio.workspace import project_store
-from studio.workspace.paths import check_id
+from studio.storage import project_store
+from studio.storage.paths import check_id
 
 M = TypeVar("M", bound=Model)
 

@@ -7,7 +7,7 @@ from apps.splits.mirror import forget_split, mirror_split, rebuild_all
 from studio.splits import manager, store
 from studio.splits.planner import SplitPlan
 from studio.splits.schemas import SplitFile, SplitRatios
-from studio.workspace import project_store
+from studio.storage import project_store
 
 
 def split_preview(project_id: str, ratios: SplitRatios, seed: int) -> SplitPlan:

@@ -8,10 +8,10 @@
 - :mod:`studio.datasets.sources`: server folders, zip uploads (capped, zip-slip safe).
 - :mod:`studio.datasets.dataset_import`: the pipeline (parse, process in parallel, commit).
 
-The on-disk contract is :mod:`studio.workspace.dataset_schemas`.
+The on-disk contract is :mod:`studio.storage.dataset_schemas`.
 """
 
-# ``studio.workspace.schemas`` must be imported before ``dataset_schemas``: importing
+# ``studio.storage.schemas`` must be imported before ``dataset_schemas``: importing
 # ``dataset_schemas`` first (as a freshly spawned pool process does) hits the
 # schemas -> dataset_schemas -> schemas cycle through ``ALL_SCHEMAS``.
-import studio.workspace.schemas  # noqa: F401
+import studio.storage.schemas  # noqa: F401

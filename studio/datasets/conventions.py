@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from studio.workspace.dataset_schemas import Annotations
+from studio.storage.dataset_schemas import Annotations
 
 Need = Literal["label", "targets", "objects", "mask", "any"]
 

@@ -47,9 +47,9 @@ from studio.datasets.store import (
     write_report,
 )
 from studio.errors import NotFound, StudioError
-from studio.workspace.dataset_schemas import DatasetFile, ImageRecord, ImportReport
-from studio.workspace.paths import Workspace
-from studio.workspace.schemas import utcnow
+from studio.storage.dataset_schemas import DatasetFile, ImageRecord, ImportReport
+from studio.storage.paths import Workspace
+from studio.storage.schemas import utcnow
 
 ProgressFn = Callable[[int, int, str], None]
 OnCommit = Callable[[list[ImageRecord], ImportReport, DatasetFile], None]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from studio.errors import StudioError, ValidationFailed
-from studio.workspace.paths import resolve_inside
+from studio.storage.paths import resolve_inside
 
 GiB = 1024**3
 ANNOTATION_SUFFIXES = (".csv", ".json")

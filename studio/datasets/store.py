@@ -1,6 +1,6 @@
 """The dataset folder of one project: reading it, and committing a staged import.
 
-Layout: see :mod:`studio.workspace.dataset_schemas`. Besides it, two private folders
+Layout: see :mod:`studio.storage.dataset_schemas`. Besides it, two private folders
 live under ``dataset/`` on the same filesystem (so renames are atomic):
 ``.staging/<import_id>/`` (images, thumbnails and records of an import being built)
 and ``.uploads/<import_id>/`` (an uploaded zip or files waiting for their job).
@@ -34,7 +34,7 @@ from pathlib import Path
 
 from studio.datasets.images import ProcessedImage
 from studio.errors import NotFound, ValidationFailed
-from studio.workspace.dataset_schemas import (
+from studio.storage.dataset_schemas import (
     Annotations,
     ClassInfo,
     DatasetFile,
@@ -43,10 +43,10 @@ from studio.workspace.dataset_schemas import (
     ImportReport,
     ImportSummary,
 )
-from studio.workspace.jsonio import read_json, read_model, write_json_atomic
-from studio.workspace.locks import resource_lock
-from studio.workspace.paths import Workspace, check_id
-from studio.workspace.schemas import utcnow
+from studio.storage.jsonio import read_json, read_model, write_json_atomic
+from studio.storage.locks import resource_lock
+from studio.storage.paths import Workspace, check_id
+from studio.storage.schemas import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from studio.errors import StudioError, ValidationFailed
 if TYPE_CHECKING:
     from studio.ml.hparams import TrainingConfig
     from studio.ml.tasks.base import Task
-    from studio.workspace.dataset_schemas import DatasetFile, ImageRecord
+    from studio.storage.dataset_schemas import DatasetFile, ImageRecord
 
 SUBSETS = ("train", "val", "test")
 CACHE_FORMAT = 1  # bump when the decoding recipe changes: old cache files stop matching

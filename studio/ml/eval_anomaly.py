@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from studio.ml.eval_metrics import class_subset_metrics, subsets_of
-from studio.workspace.evaluation_schemas import (
+from studio.storage.evaluation_schemas import (
     AnomalyMetrics,
     EvaluationAggregate,
     ImageResult,
@@ -35,7 +35,7 @@ from studio.workspace.evaluation_schemas import (
 if TYPE_CHECKING:
     from studio.ml.checkpoints import CheckpointMeta
     from studio.ml.data import Sample
-    from studio.workspace.dataset_schemas import DatasetFile, ImageRecord
+    from studio.storage.dataset_schemas import DatasetFile, ImageRecord
 
 # plain sequences or numpy arrays (the evaluator passes lists, tests pass arrays)
 Labels = Sequence[int] | np.ndarray

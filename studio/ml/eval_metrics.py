@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from studio.workspace.evaluation_schemas import (
+from studio.storage.evaluation_schemas import (
     ECE_BINS,
     MAX_TOP_K,
     CalibrationBin,
@@ -44,7 +44,7 @@ from studio.workspace.evaluation_schemas import (
 if TYPE_CHECKING:
     from studio.ml.checkpoints import CheckpointMeta
     from studio.ml.data import Sample
-    from studio.workspace.dataset_schemas import DatasetFile, ImageRecord
+    from studio.storage.dataset_schemas import DatasetFile, ImageRecord
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from studio.ml.eval_metrics import subsets_of
-from studio.workspace.evaluation_schemas import (
+from studio.storage.evaluation_schemas import (
     EvaluationAggregate,
     HistogramBin,
     ImageResult,
@@ -32,7 +32,7 @@ from studio.workspace.evaluation_schemas import (
 if TYPE_CHECKING:
     from studio.ml.checkpoints import CheckpointMeta
     from studio.ml.data import Sample
-    from studio.workspace.dataset_schemas import DatasetFile, ImageRecord
+    from studio.storage.dataset_schemas import DatasetFile, ImageRecord
 
 HIST_BINS = 20
 MAX_SCATTER = 2000

@@ -41,19 +41,19 @@ from studio.ml.evaluation_files import (
 )
 from studio.splits import store as split_store
 from studio.splits.schemas import SUBSETS, SplitFile
-from studio.workspace.evaluation_schemas import (
+from studio.storage.evaluation_schemas import (
     EvaluationAggregate,
     EvaluationConfig,
     EvaluationResults,
     ImageResult,
 )
-from studio.workspace.experiment_schemas import ExperimentFile, ExperimentStatus
-from studio.workspace.paths import Workspace
+from studio.storage.experiment_schemas import ExperimentFile, ExperimentStatus
+from studio.storage.paths import Workspace
 
 if TYPE_CHECKING:
     from studio.ml.checkpoints import CheckpointMeta
     from studio.ml.data import Sample
-    from studio.workspace.dataset_schemas import DatasetFile
+    from studio.storage.dataset_schemas import DatasetFile
 
 ProgressFn = Callable[[int, int], None]
 _CKPT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]{0,150}\.ckpt$")

@@ -1,7 +1,7 @@
 """The files of an experiment's evaluation: paths, reads, atomic writes, its lock, checkpoints.
 
 Files live in ``experiments/<exp_id>/evaluation/`` (schemas in
-:mod:`studio.workspace.evaluation_schemas`); ``experiments/<exp_id>/.evaluation.lock``
+:mod:`studio.storage.evaluation_schemas`); ``experiments/<exp_id>/.evaluation.lock``
 serialises every read-modify-write of them (it sits outside the folder so that a reset,
 which deletes the folder, never deletes a lock someone waits on). ``results.json`` and
 ``aggregate.json`` are written before ``evaluation.json`` says ``completed``.
@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import NotFound, ValidationFailed
-from studio.workspace.evaluation_schemas import (
+from studio.storage.evaluation_schemas import (
     EvaluationAggregate,
     EvaluationRecord,
     EvaluationResults,
 )
-from studio.workspace.experiment_schemas import ExperimentFile
-from studio.workspace.jsonio import read_model, write_json_atomic
-from studio.workspace.locks import resource_lock
-from studio.workspace.paths import Workspace, check_id, resolve_inside
+from studio.storage.experiment_schemas import ExperimentFile
+from studio.storage.jsonio import read_model, write_json_atomic
+from studio.storage.locks import resource_lock
+from studio.storage.paths import Workspace, check_id, resolve_inside
 
 _CKPT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]{0,150}\.ckpt$")
 

@@ -31,10 +31,10 @@ from studio.ml.hparams import TrainingConfig
 from studio.ml.tasks.base import Task
 from studio.ml.tasks.registry import load_task
 from studio.ml.weights import normalization
-from studio.workspace.jsonio import read_json
+from studio.storage.jsonio import read_json
 
 if TYPE_CHECKING:
-    from studio.workspace.dataset_schemas import DatasetFile
+    from studio.storage.dataset_schemas import DatasetFile
 
 EventFn = Callable[[str, dict[str, Any]], None]
 LAST = "checkpoints/last.ckpt"

@@ -39,7 +39,7 @@ from lightning.pytorch.callbacks import Callback, Checkpoint, EarlyStopping
 
 from studio.errors import ValidationFailed
 from studio.ml.hparams import TrainingConfig, precision_problem
-from studio.workspace.jsonio import fsync_dir, read_json, write_json_atomic
+from studio.storage.jsonio import fsync_dir, read_json, write_json_atomic
 
 EventFn = Callable[[str, dict[str, Any]], None]
 BATCH_EVENT_INTERVAL_S = 0.5  # ≤ 2 batch events per second: enough for a progress bar

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import redis
 
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 
 
 def redis_binary() -> str:

@@ -7,7 +7,7 @@ import os
 import secrets
 from pathlib import Path
 
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 
 
 def _write_private(path: Path, value: str) -> None:

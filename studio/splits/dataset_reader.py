@@ -18,9 +18,9 @@ from pathlib import Path
 
 from studio.datasets import store as dataset_store
 from studio.errors import StudioError
-from studio.workspace.dataset_schemas import ClassInfo, DatasetFile, ImageRecord
-from studio.workspace.jsonio import read_model
-from studio.workspace.paths import Workspace
+from studio.storage.dataset_schemas import ClassInfo, DatasetFile, ImageRecord
+from studio.storage.jsonio import read_model
+from studio.storage.paths import Workspace
 
 _CACHE_LIMIT = 500_000
 _cache: dict[str, tuple[int, int, ImageRecord]] = {}

@@ -16,9 +16,9 @@ from studio.errors import Conflict, NotFound, ValidationFailed
 from studio.splits import dataset_reader, store
 from studio.splits.planner import SplitPlan, plan_split
 from studio.splits.schemas import SplitFile, SplitRatios, SplitWarning
-from studio.workspace.locks import resource_lock
-from studio.workspace.paths import Workspace, new_id
-from studio.workspace.schemas import ProjectFile
+from studio.storage.locks import resource_lock
+from studio.storage.paths import Workspace, new_id
+from studio.storage.schemas import ProjectFile
 
 NAME_MAX = 100
 SEED_MAX = 2**31 - 1

@@ -23,7 +23,7 @@ from studio.splits.iterative import split_by_presence
 from studio.splits.schemas import SUBSETS, GroupCounts, SplitRatios, SplitWarning, Strategy, Subset
 from studio.splits.schemas import SubsetSizes as Sizes
 from studio.splits.stratify import split_by_group, target_bins
-from studio.workspace.dataset_schemas import ClassInfo, ImageRecord
+from studio.storage.dataset_schemas import ClassInfo, ImageRecord
 
 UNLABELLED = "unlabelled"
 NO_OBJECTS = "no_objects"

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field
 
 from studio.errors import ValidationFailed
-from studio.workspace.schemas import StrictModel, utcnow
+from studio.storage.schemas import StrictModel, utcnow
 
 Subset = Literal["train", "val", "test"]
 SUBSETS: tuple[Subset, Subset, Subset] = ("train", "val", "test")

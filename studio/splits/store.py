@@ -1,6 +1,6 @@
 """Split files on disk: ``projects/<project_id>/splits/<split_id>.json``.
 
-Files are written atomically (:func:`studio.workspace.jsonio.write_json_atomic`) and
+Files are written atomically (:func:`studio.storage.jsonio.write_json_atomic`) and
 never rewritten except to change ``name``. ``splits/.lock`` serialises name checks.
 An experiment uses a split when ``experiments/<id>/experiment.json`` holds its
 ``split_id``; those files are read loosely (any JSON object with that key).
@@ -15,8 +15,8 @@ from pathlib import Path
 
 from studio.errors import Damaged, NotFound, StudioError
 from studio.splits.schemas import SplitFile
-from studio.workspace.jsonio import read_model, write_json_atomic
-from studio.workspace.paths import Workspace, check_id
+from studio.storage.jsonio import read_model, write_json_atomic
+from studio.storage.paths import Workspace, check_id
 
 
 @dataclass(frozen=True)

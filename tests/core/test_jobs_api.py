@@ -39,7 +39,7 @@ def test_unknown_kind_is_refused() -> None:
 
 
 def test_event_log_skips_torn_last_line(workspace: Any) -> None:
-    from studio.workspace import job_store
+    from studio.storage import job_store
 
     job = job_store.create(workspace, "selftest", {}, None)
     job_store.append_event(workspace, job.id, "a", {})

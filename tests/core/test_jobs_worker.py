@@ -16,9 +16,9 @@ import redis as redis_lib
 from apps.core import services
 from apps.core.models import Job
 from studio.runtime.redis_server import EmbeddedRedis
-from studio.workspace import job_store
-from studio.workspace.paths import Workspace
-from studio.workspace.schemas import JobStatus
+from studio.storage import job_store
+from studio.storage.paths import Workspace
+from studio.storage.schemas import JobStatus
 from tests.sse_client import read_sse
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

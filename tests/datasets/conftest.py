@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from studio.workspace.dataset_schemas import ImportReport
+from studio.storage.dataset_schemas import ImportReport
 
 
 @pytest.fixture

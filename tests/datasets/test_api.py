@@ -11,7 +11,7 @@ from PIL import Image
 
 from apps.datasets.models import Image as ImageRow
 from studio.datasets import store
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.datasets.helpers import class_tree, image_bytes, make_zip, write_image
 from tests.projects.test_api import assert_error
 

@@ -12,7 +12,7 @@ from pycocotools import mask as mask_utils
 
 from studio.datasets import store
 from studio.errors import ValidationFailed
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.datasets.helpers import class_tree, coco_file, dataset_snapshot, reasons, write_image
 
 pytestmark = pytest.mark.django_db

@@ -17,7 +17,7 @@ from apps.datasets.models import Import
 from studio.datasets import store
 from studio.datasets.dataset_import import ImportRequest, run_import
 from studio.datasets.images import BadImage, decode_and_thumbnail
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.datasets.helpers import class_tree, dataset_snapshot, image_bytes, reasons, write_image
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ import pytest
 from apps.core.services import job_execute
 from studio.datasets import sources, store
 from studio.errors import ValidationFailed
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.datasets.helpers import class_tree, image_bytes, make_zip
 from tests.projects.test_api import assert_error
 

@@ -11,7 +11,7 @@ import pytest
 
 from studio.datasets import store
 from studio.datasets.conventions import RULES, binary_renames, rules_for
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.datasets.helpers import class_tree, write_image
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ import pytest
 
 from apps.datasets.models import Image as ImageRow
 from studio.datasets import store
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.datasets.helpers import class_tree
 from tests.sse_client import read_sse
 

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.evaluation.fixtures import Template, build_template, evaluate_template, install
 from tests.evaluation.task_fixtures import build_task_template, evaluate_task_template
 

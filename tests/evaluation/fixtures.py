@@ -21,10 +21,10 @@ from studio.ml.tasks.registry import load_task
 from studio.ml.train import run_training
 from studio.splits import manager as split_manager
 from studio.splits.schemas import SplitRatios
-from studio.workspace import project_store
-from studio.workspace.experiment_schemas import ExperimentFile, ExperimentStatus, MetricValue
-from studio.workspace.jsonio import write_json_atomic
-from studio.workspace.paths import Workspace
+from studio.storage import project_store
+from studio.storage.experiment_schemas import ExperimentFile, ExperimentStatus, MetricValue
+from studio.storage.jsonio import write_json_atomic
+from studio.storage.paths import Workspace
 from tests.files import copy_tree
 
 NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -131,7 +131,7 @@ def evaluate_template(template: Template, root: Path, subsets: list[str]) -> Tem
     """A copy of ``template`` whose experiment is already evaluated (files only, no mirror)."""
     from studio.ml import evaluate as core
     from studio.ml import evaluation_files
-    from studio.workspace.evaluation_schemas import EvaluationRecord, EvaluationStatus
+    from studio.storage.evaluation_schemas import EvaluationRecord, EvaluationStatus
 
     ws = Workspace(root / "ws").ensure()
     install(template, ws)

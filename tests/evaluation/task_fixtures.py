@@ -27,10 +27,10 @@ from studio.ml.tasks.registry import load_task
 from studio.ml.train import run_training
 from studio.splits import manager as split_manager
 from studio.splits.schemas import SplitRatios
-from studio.workspace import project_store
-from studio.workspace.experiment_schemas import ExperimentFile, ExperimentStatus, MetricValue
-from studio.workspace.jsonio import write_json_atomic
-from studio.workspace.paths import Workspace
+from studio.storage import project_store
+from studio.storage.experiment_schemas import ExperimentFile, ExperimentStatus, MetricValue
+from studio.storage.jsonio import write_json_atomic
+from studio.storage.paths import Workspace
 from tests.evaluation.fixtures import Template, install
 
 ANOMALY_EXPERIMENT = "e1anomaly"
@@ -138,7 +138,7 @@ def evaluate_task_template(template: Template, root: Path, subsets: list[str]) -
     recorded as the services record a finished run (headline included)."""
     from studio.ml import evaluate as core
     from studio.ml import evaluation_files
-    from studio.workspace.evaluation_schemas import EvaluationRecord, EvaluationStatus
+    from studio.storage.evaluation_schemas import EvaluationRecord, EvaluationStatus
 
     ws = Workspace(root / "ws").ensure()
     install(template, ws)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.conftest import screenshot
 from tests.evaluation.fixtures import Template, install
 from tests.evaluation.task_fixtures import evaluate_task_template

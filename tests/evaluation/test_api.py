@@ -12,8 +12,8 @@ import pytest
 from apps.evaluation.models import EvalResult, Evaluation
 from studio.ml import evaluate as core
 from studio.ml import evaluation_files
-from studio.workspace.experiment_schemas import ExperimentStatus
-from studio.workspace.paths import Workspace
+from studio.storage.experiment_schemas import ExperimentStatus
+from studio.storage.paths import Workspace
 from tests.evaluation.fixtures import Template, add_experiment
 from tests.projects.test_api import assert_error
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from studio.workspace import project_store
-from studio.workspace.paths import Workspace
+from studio.storage import project_store
+from studio.storage.paths import Workspace
 from tests.conftest import screenshot
 from tests.evaluation.fixtures import Template
 

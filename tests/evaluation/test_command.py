@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from apps.evaluation.models import EvalResult, Evaluation
 from studio.ml import evaluation_files
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.conftest import ROOT, subprocess_env
 from tests.evaluation.fixtures import Template
 

@@ -10,8 +10,8 @@ from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_f
 from studio.ml import evaluate as core
 from studio.ml import evaluation_files
 from studio.ml.eval_metrics import classification_metrics
-from studio.workspace.evaluation_schemas import EvaluationAggregate, ImageResult, SubsetMetrics
-from studio.workspace.paths import Workspace
+from studio.storage.evaluation_schemas import EvaluationAggregate, ImageResult, SubsetMetrics
+from studio.storage.paths import Workspace
 from tests.evaluation.fixtures import Template
 
 

@@ -15,7 +15,7 @@ from apps.evaluation.models import EvalResult, Evaluation
 from apps.evaluation.selectors import format_metric, headline_text
 from apps.evaluation.views import task_template
 from studio.ml import evaluation_files
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.evaluation.fixtures import Template, install
 from tests.projects.test_api import assert_error
 

@@ -8,7 +8,7 @@ import pytest
 
 from apps.evaluation.models import EvalResult
 from studio.ml import evaluation_files
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.evaluation.fixtures import Template
 from tests.sse_client import read_sse
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.experiments.helpers import digits_project
 
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.ml.digits import make_digits
 from tests.splits.helpers import make_project, write_dataset
 
@@ -23,7 +23,7 @@ def digits_project(ws: Workspace, images: int = 80, name: str = "Digits") -> tup
     from apps.projects.mirror import mirror_project
     from apps.splits.services import split_create
     from studio.splits.schemas import SplitRatios
-    from studio.workspace import project_store
+    from studio.storage import project_store
 
     pid = make_project(ws, "classification", name)
     mirror_project(project_store.inspect(ws, pid))

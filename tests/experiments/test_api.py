@@ -8,9 +8,9 @@ import pytest
 
 from apps.experiments import store
 from studio.ml.tasks.registry import load_task
-from studio.workspace import job_store, project_store
-from studio.workspace.paths import Workspace
-from studio.workspace.schemas import JobStatus
+from studio.storage import job_store, project_store
+from studio.storage.paths import Workspace
+from studio.storage.schemas import JobStatus
 from tests.experiments.helpers import FAST_CONFIG
 from tests.projects.test_api import assert_error
 

@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 
 from apps.experiments import store
 from apps.experiments.models import Experiment
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 
 pytestmark = pytest.mark.django_db
 

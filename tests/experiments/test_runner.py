@@ -14,10 +14,10 @@ from apps.core.services import job_emit
 from apps.experiments import services, store
 from apps.experiments.models import Experiment
 from studio.datasets import store as dataset_store
-from studio.workspace import job_store
-from studio.workspace.experiment_schemas import ExperimentFile, ExperimentStatus
-from studio.workspace.paths import Workspace
-from studio.workspace.schemas import JobStatus, utcnow
+from studio.storage import job_store
+from studio.storage.experiment_schemas import ExperimentFile, ExperimentStatus
+from studio.storage.paths import Workspace
+from studio.storage.schemas import JobStatus, utcnow
 from tests.experiments.helpers import FAST_CONFIG
 
 pytestmark = pytest.mark.django_db

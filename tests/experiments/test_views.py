@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from apps.experiments import services
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.experiments.helpers import FAST_CONFIG
 from tests.splits.helpers import labelled, make_project, write_dataset
 

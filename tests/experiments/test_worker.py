@@ -12,9 +12,9 @@ import pytest
 
 from apps.core.jobs import run_job
 from apps.experiments import store
-from studio.workspace import job_store
-from studio.workspace.paths import Workspace
-from studio.workspace.schemas import JobStatus
+from studio.storage import job_store
+from studio.storage.paths import Workspace
+from studio.storage.schemas import JobStatus
 from tests.experiments.helpers import FAST_CONFIG, wait_for
 from tests.sse_client import read_sse
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from studio.ml.data import Sample
-from studio.workspace.dataset_schemas import DatasetFile
-from studio.workspace.paths import Workspace
+from studio.storage.dataset_schemas import DatasetFile
+from studio.storage.paths import Workspace
 from tests.exports.helpers import add_experiment, install_dataset, write_checkpoint
 from tests.ml.digits import make_digits
 
@@ -72,7 +72,7 @@ def random_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture
 def project_id(workspace: Workspace, digits_files: Digits) -> str:
     """A classification project holding the digits and split ``split1`` (no database)."""
-    from studio.workspace import project_store
+    from studio.storage import project_store
 
     pid = project_store.create(workspace, "Digits", "classification").id
     install_dataset(workspace, pid, *digits_files)

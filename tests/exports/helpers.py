@@ -13,10 +13,10 @@ from typing import Any
 
 from studio.ml.data import Sample
 from studio.splits.schemas import SplitFile, SplitRatios, SubsetSizes
-from studio.workspace.dataset_schemas import DatasetFile, ImportSummary
-from studio.workspace.experiment_schemas import ExperimentFile, ExperimentStatus, MetricValue
-from studio.workspace.jsonio import write_json_atomic
-from studio.workspace.paths import Workspace
+from studio.storage.dataset_schemas import DatasetFile, ImportSummary
+from studio.storage.experiment_schemas import ExperimentFile, ExperimentStatus, MetricValue
+from studio.storage.jsonio import write_json_atomic
+from studio.storage.paths import Workspace
 from tests.files import share_file
 
 SPLIT_ID = "split1"

@@ -14,8 +14,8 @@ from PIL import Image
 from apps.core.services import job_execute
 from apps.exports.models import Export
 from studio.ml.export.store import export_dir
-from studio.workspace.experiment_schemas import ExperimentStatus
-from studio.workspace.paths import Workspace
+from studio.storage.experiment_schemas import ExperimentStatus
+from studio.storage.paths import Workspace
 from tests.exports.helpers import add_experiment
 from tests.projects.test_api import assert_error
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]

@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 
 from apps.exports.models import Export
 from studio.ml.export.store import scan_exports
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.conftest import ROOT, subprocess_env
 
 pytestmark = pytest.mark.django_db

@@ -19,8 +19,8 @@ from studio.ml.export.base import check_opset
 from studio.ml.export.onnx_safety import UnsafeModel, open_session
 from studio.ml.export.runner import plan_export, run_export
 from studio.ml.export.store import export_dir, load_export, model_path
-from studio.workspace.experiment_schemas import ExperimentStatus
-from studio.workspace.paths import Workspace
+from studio.storage.experiment_schemas import ExperimentStatus
+from studio.storage.paths import Workspace
 from tests.exports.helpers import add_experiment
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,8 +22,8 @@ import pytest
 from apps.core.services import job_execute
 from studio.errors import ValidationFailed
 from studio.ml.data import Sample
-from studio.workspace.dataset_schemas import Annotations, ClassInfo, DatasetFile
-from studio.workspace.paths import Workspace
+from studio.storage.dataset_schemas import Annotations, ClassInfo, DatasetFile
+from studio.storage.paths import Workspace
 from tests.exports.helpers import add_experiment, install_dataset
 from tests.exports.test_api import start
 from tests.ml.digits import make_digits
@@ -94,7 +94,7 @@ def regression_run(tmp_path_factory: pytest.TempPathFactory) -> TaskRun:
 def _experiment(ws: Workspace, run: TaskRun) -> tuple[str, str]:
     """A project of the run's task with its dataset and a completed experiment ``exp1``."""
     from apps.projects.selectors import project_get
-    from studio.workspace import project_store
+    from studio.storage import project_store
 
     pid = project_store.create(ws, "Digits", run.task).id
     install_dataset(ws, pid, run.samples, run.dataset)
@@ -107,14 +107,14 @@ def _experiment(ws: Workspace, run: TaskRun) -> tuple[str, str]:
 def _write_evaluation(ws: Workspace, pid: str, eid: str, checkpoint: Path) -> None:
     """A completed evaluation of best.ckpt whose anomaly threshold is EVALUATION_THRESHOLD."""
     from studio.ml.evaluation_files import evaluation_paths
-    from studio.workspace.evaluation_schemas import (
+    from studio.storage.evaluation_schemas import (
         AnomalyMetrics,
         CheckpointRef,
         EvaluationAggregate,
         EvaluationConfig,
         EvaluationRecord,
     )
-    from studio.workspace.jsonio import write_json_atomic
+    from studio.storage.jsonio import write_json_atomic
 
     paths = evaluation_paths(ws, pid, eid)
     metrics = AnomalyMetrics(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from studio.ml.export.store import load_export
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.sse_client import read_sse
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

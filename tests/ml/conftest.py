@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from studio.ml.data import Sample
-from studio.workspace.dataset_schemas import DatasetFile
+from studio.storage.dataset_schemas import DatasetFile
 from tests.ml.digits import make_digits
 
 

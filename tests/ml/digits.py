@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from studio.ml.data import Sample
-from studio.workspace.dataset_schemas import Annotations, ClassInfo, DatasetFile, ImageRecord
+from studio.storage.dataset_schemas import Annotations, ClassInfo, DatasetFile, ImageRecord
 
 
 def make_digits(

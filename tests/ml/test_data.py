@@ -14,7 +14,7 @@ from studio.errors import StudioError, ValidationFailed
 from studio.ml import data
 from studio.ml.data import Sample, StudioDataModule, build_image_cache, cache_path, decode_image
 from studio.ml.tasks.registry import load_task
-from studio.workspace.dataset_schemas import DatasetFile
+from studio.storage.dataset_schemas import DatasetFile
 
 
 class OpenCounter:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score, roc_curve
 
 from studio.ml import eval_anomaly as ea
-from studio.workspace.evaluation_schemas import ImageResult
+from studio.storage.evaluation_schemas import ImageResult
 
 
 def _data(seed: int, n: int = 200, ties: bool = False) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 from studio.ml import eval_regression as er
-from studio.workspace.evaluation_schemas import ImageResult
+from studio.storage.evaluation_schemas import ImageResult
 
 
 @pytest.mark.parametrize("k", [1, 3])

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from studio.ml.tasks.registry import load_task
 from studio.schema_index import ALL_SCHEMAS
-from studio.workspace.experiment_schemas import (
+from studio.storage.experiment_schemas import (
     ExperimentFile,
     ExperimentStatus,
     MetricRow,

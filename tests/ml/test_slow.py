@@ -9,7 +9,7 @@ import pytest
 from studio.ml.data import Sample
 from studio.ml.tasks.registry import load_task
 from studio.ml.train import run_training
-from studio.workspace.dataset_schemas import DatasetFile
+from studio.storage.dataset_schemas import DatasetFile
 from tests.ml.conftest import EventLog, never
 from tests.ml.digits import checkpoint_accuracy
 

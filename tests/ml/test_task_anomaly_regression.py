@@ -7,7 +7,7 @@ import torch
 
 from studio.errors import ValidationFailed
 from studio.ml.tasks.registry import load_task
-from studio.workspace.dataset_schemas import Annotations, ClassInfo, DatasetFile, ImageRecord
+from studio.storage.dataset_schemas import Annotations, ClassInfo, DatasetFile, ImageRecord
 
 
 def record(i: int, **annotations: object) -> ImageRecord:

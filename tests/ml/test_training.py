@@ -16,8 +16,8 @@ from studio.ml.data import Sample
 from studio.ml.hparams import TrainingConfig
 from studio.ml.tasks.registry import load_task
 from studio.ml.train import TrainingResult, run_training
-from studio.workspace.dataset_schemas import DatasetFile
-from studio.workspace.experiment_schemas import MetricRow
+from studio.storage.dataset_schemas import DatasetFile
+from studio.storage.experiment_schemas import MetricRow
 from tests.ml.conftest import EventLog, never, stop_after
 from tests.ml.digits import checkpoint_accuracy
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 
 pytestmark = pytest.mark.django_db
 

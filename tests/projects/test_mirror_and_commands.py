@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from apps.projects.models import Project
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,8 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from studio.workspace import project_store
-from studio.workspace.dataset_schemas import (
+from studio.storage import project_store
+from studio.storage.dataset_schemas import (
     Annotations,
     Box,
     ClassInfo,
@@ -15,8 +15,8 @@ from studio.workspace.dataset_schemas import (
     ImageRecord,
     ImportSummary,
 )
-from studio.workspace.jsonio import write_json_atomic
-from studio.workspace.paths import Workspace
+from studio.storage.jsonio import write_json_atomic
+from studio.storage.paths import Workspace
 
 
 def image_id(n: int, salt: str = "") -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.splits.helpers import (
     counts_by_key,
     detections,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.conftest import screenshot
 from tests.splits.helpers import labelled, make_project, write_dataset
 

@@ -11,7 +11,7 @@ from apps.splits import selectors, services
 from apps.splits.models import Split, SplitMembership
 from studio.errors import NotFound, ValidationFailed
 from studio.splits.schemas import SplitRatios
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.splits.helpers import labelled, make_project, write_dataset
 
 pytestmark = pytest.mark.django_db

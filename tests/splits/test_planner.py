@@ -12,9 +12,9 @@ from studio.errors import ValidationFailed
 from studio.splits import dataset_reader, manager
 from studio.splits.planner import plan_split, strategy_for
 from studio.splits.schemas import SplitRatios
-from studio.workspace import project_store
-from studio.workspace.dataset_schemas import Annotations, ClassInfo, Instance, OrientedBox
-from studio.workspace.paths import Workspace
+from studio.storage import project_store
+from studio.storage.dataset_schemas import Annotations, ClassInfo, Instance, OrientedBox
+from studio.storage.paths import Workspace
 from tests.splits.helpers import (
     detections,
     image_id,

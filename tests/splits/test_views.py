@@ -10,7 +10,7 @@ from django.test import Client
 
 from apps.splits import services
 from studio.splits.schemas import SplitRatios
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.splits.helpers import labelled, make_project, write_dataset
 
 pytestmark = pytest.mark.django_db

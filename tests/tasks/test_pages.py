@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.conftest import screenshot
 from tests.splits.helpers import labelled, make_project, targets, write_dataset
 
@@ -54,7 +54,7 @@ def _project_with_split(ws: Workspace, task: str) -> str:
     from apps.projects.mirror import mirror_project
     from apps.splits.services import split_create
     from studio.splits.schemas import SplitRatios
-    from studio.workspace import project_store
+    from studio.storage import project_store
 
     pid = make_project(ws, task, name=task)
     mirror_project(project_store.inspect(ws, pid))

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from apps.experiments import store as experiment_store
-from studio.workspace.paths import Workspace
+from studio.storage.paths import Workspace
 from tests.conftest import screenshot
 from tests.tasks.helpers import (
     FAST,

@@ -38,8 +38,8 @@ from studio.datasets.conventions import (
 )
 from studio.datasets.store import remap
 from studio.errors import StudioError, ValidationFailed
-from studio.workspace.dataset_schemas import Annotations, ImportIssue
-from studio.workspace.paths import resolve_inside
+from studio.storage.dataset_schemas import Annotations, ImportIssue
+from studio.storage.paths import resolve_inside
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from studio.datasets.importers import (
     natural_key,
     walk_files,
 )
-from studio.workspace.dataset_schemas import Annotations
+from studio.storage.dataset_schemas import Annotations
 
 SPLIT_NAMES = frozenset(
     {"train", "training", "val", "valid", "validation", "test", "testing", "eval"}

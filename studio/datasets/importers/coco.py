@@ -34,7 +34,7 @@ from studio.datasets.importers import (
     issue,
 )
 from studio.errors import ValidationFailed
-from studio.workspace.dataset_schemas import Box, Instance, Rle
+from studio.storage.dataset_schemas import Box, Instance, Rle
 
 MAX_JSON_BYTES = 1024 * 1024 * 1024
 

@@ -40,7 +40,7 @@ from studio.datasets.importers import (
     natural_key,
 )
 from studio.errors import ValidationFailed
-from studio.workspace.dataset_schemas import Annotations
+from studio.storage.dataset_schemas import Annotations
 
 PATH_COLUMNS = frozenset(
     {"path", "file", "filename", "file_name", "filepath", "image", "image_path", "img"}

@@ -35,7 +35,7 @@ from studio.ml.export.base import (
     preprocessing_sentence,
 )
 from studio.ml.export.onnx_safety import model_metadata, open_session
-from studio.workspace.jsonio import write_bytes_atomic
+from studio.storage.jsonio import write_bytes_atomic
 
 if TYPE_CHECKING:
     import numpy as np

@@ -55,11 +55,11 @@ from studio.ml.export.validate import (
     parity_check,
     summarize,
 )
-from studio.workspace.experiment_schemas import ExperimentFile
-from studio.workspace.export_schemas import ExportFile, ExportTimings
-from studio.workspace.locks import resource_lock
-from studio.workspace.paths import Workspace, new_id
-from studio.workspace.schemas import utcnow
+from studio.storage.experiment_schemas import ExperimentFile
+from studio.storage.export_schemas import ExportFile, ExportTimings
+from studio.storage.locks import resource_lock
+from studio.storage.paths import Workspace, new_id
+from studio.storage.schemas import utcnow
 
 ProgressFn = Callable[[int, int, str], None]
 

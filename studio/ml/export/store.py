@@ -29,15 +29,15 @@ from studio.datasets import store as dataset_store
 from studio.errors import Conflict, NotFound, StudioError, ValidationFailed
 from studio.ml.export.validate import LabelledImage
 from studio.splits import store as split_store
-from studio.workspace.experiment_schemas import ExperimentFile, ExperimentStatus
-from studio.workspace.export_schemas import ExportFile
-from studio.workspace.jsonio import read_model, write_json_atomic
-from studio.workspace.paths import Workspace, check_id, resolve_inside
-from studio.workspace.schemas import utcnow
+from studio.storage.experiment_schemas import ExperimentFile, ExperimentStatus
+from studio.storage.export_schemas import ExportFile
+from studio.storage.jsonio import read_model, write_json_atomic
+from studio.storage.paths import Workspace, check_id, resolve_inside
+from studio.storage.schemas import utcnow
 
 if TYPE_CHECKING:
-    from studio.workspace.dataset_schemas import DatasetFile, ImageRecord
-    from studio.workspace.evaluation_schemas import EvaluationAggregate
+    from studio.storage.dataset_schemas import DatasetFile, ImageRecord
+    from studio.storage.evaluation_schemas import EvaluationAggregate
 
 TargetFn = Callable[["ImageRecord", "DatasetFile"], "int | None"]
 

@@ -22,7 +22,7 @@ from studio.ml.export.base import (
     WrittenFile,
     inference_metadata,
 )
-from studio.workspace.jsonio import write_bytes_atomic
+from studio.storage.jsonio import write_bytes_atomic
 
 if TYPE_CHECKING:
     import numpy as np

@@ -29,7 +29,7 @@ import numpy as np
 
 from studio.errors import StudioError
 from studio.ml.export.outputs import KINDS, OutputKind
-from studio.workspace.export_schemas import ImageSource, NumericCheck, ParityCheck, Validation
+from studio.storage.export_schemas import ImageSource, NumericCheck, ParityCheck, Validation
 
 Runner = Callable[[np.ndarray], np.ndarray]
 ProgressFn = Callable[[int, int], None]

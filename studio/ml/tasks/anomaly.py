@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
     from studio.ml.eval_metrics import TaskEvaluator
     from studio.ml.hparams import TrainingConfig
-    from studio.workspace.dataset_schemas import DatasetFile, ImageRecord
-    from studio.workspace.evaluation_schemas import EvaluationAggregate
+    from studio.storage.dataset_schemas import DatasetFile, ImageRecord
+    from studio.storage.evaluation_schemas import EvaluationAggregate
 
 # one list for import, the Dataset page and training
 NORMAL_NAMES = RULES["anomaly_detection"].normal_names

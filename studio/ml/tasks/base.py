@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from torchvision.transforms import v2
 
     from studio.ml.eval_metrics import TaskEvaluator
-    from studio.workspace.dataset_schemas import DatasetFile, ImageRecord
-    from studio.workspace.evaluation_schemas import EvaluationAggregate
+    from studio.storage.dataset_schemas import DatasetFile, ImageRecord
+    from studio.storage.evaluation_schemas import EvaluationAggregate
 
 
 class Task(ABC):

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from studio.ml.eval_metrics import TaskEvaluator
     from studio.ml.hparams import TrainingConfig
-    from studio.workspace.dataset_schemas import DatasetFile, ImageRecord
+    from studio.storage.dataset_schemas import DatasetFile, ImageRecord
 
 
 class ClassificationTask(Task):

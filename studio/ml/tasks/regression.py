@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from studio.ml.eval_metrics import TaskEvaluator
     from studio.ml.hparams import TrainingConfig
-    from studio.workspace.dataset_schemas import DatasetFile, ImageRecord
+    from studio.storage.dataset_schemas import DatasetFile, ImageRecord
 
 
 def _denormalize_module(model: nn.Module, mean: list[float], std: list[float]) -> nn.Module:

@@ -11,7 +11,7 @@ from django.core.management.base import CommandParser
 from apps.core.commands import StudioCommand
 from apps.evaluation import selectors, services
 from studio.ml import evaluate as core
-from studio.workspace.evaluation_schemas import EvaluationAggregate
+from studio.storage.evaluation_schemas import EvaluationAggregate
 
 SummaryFn = Callable[[EvaluationAggregate, str], list[str]]
 THRESHOLD_SOURCES = {

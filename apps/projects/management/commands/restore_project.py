@@ -5,7 +5,7 @@ from django.core.management.base import CommandParser
 from apps.core.commands import StudioCommand
 from apps.core.workspace import ws
 from apps.projects.services import project_restore
-from studio.workspace.project_store import trash_entries
+from studio.storage.project_store import trash_entries
 
 
 class Command(StudioCommand):

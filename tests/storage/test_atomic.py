@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 from studio.errors import Damaged, NotFound
-from studio.workspace.jsonio import read_json, read_model, write_json_atomic
-from studio.workspace.schemas import ProjectFile
+from studio.storage.jsonio import read_json, read_model, write_json_atomic
+from studio.storage.schemas import ProjectFile
 
 WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from studio.workspace.jsonio import read_json, write_json_atomic
+    from studio.storage.jsonio import read_json, write_json_atomic
     folder = Path(sys.argv[1])
     n = max(read_json(folder / f"f{i}.json")["version"] for i in range(5))
     print("ready", flush=True)

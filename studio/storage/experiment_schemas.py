@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from studio.workspace.schemas import StrictModel, utcnow
+from studio.storage.schemas import StrictModel, utcnow
 
 
 class ExperimentStatus(StrEnum):

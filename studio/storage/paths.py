@@ -121,8 +121,8 @@ class Workspace:
         self.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         marker = self.root / "workspace.json"
         if not marker.exists():
-            from studio.workspace.jsonio import write_json_atomic
-            from studio.workspace.schemas import WorkspaceFile
+            from studio.storage.jsonio import write_json_atomic
+            from studio.storage.schemas import WorkspaceFile
 
             write_json_atomic(marker, WorkspaceFile())
         return self

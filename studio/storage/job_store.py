@@ -15,10 +15,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from studio.workspace.jsonio import read_model, write_json_atomic
-from studio.workspace.locks import resource_lock
-from studio.workspace.paths import Workspace, new_id
-from studio.workspace.schemas import JobEvent, JobFile, JobStatus, utcnow
+from studio.storage.jsonio import read_model, write_json_atomic
+from studio.storage.locks import resource_lock
+from studio.storage.paths import Workspace, new_id
+from studio.storage.schemas import JobEvent, JobFile, JobStatus, utcnow
 
 
 def _job_file(ws: Workspace, job_id: str) -> Path:

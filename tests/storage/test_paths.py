@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from studio.errors import NotFound, ValidationFailed
-from studio.workspace.paths import Workspace, check_id, new_id, resolve_inside
+from studio.storage.paths import Workspace, check_id, new_id, resolve_inside
 
 
 @pytest.mark.parametrize("bad", ["..", "../x", "a/b", "", "A", "%2e%2e", "/etc", "x" * 65])

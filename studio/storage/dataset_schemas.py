@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from studio.workspace.schemas import StrictModel, utcnow
+from studio.storage.schemas import StrictModel, utcnow
 
 
 class Box(StrictModel):

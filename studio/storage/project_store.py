@@ -9,9 +9,9 @@ from datetime import datetime
 from pathlib import Path
 
 from studio.errors import Damaged, NotFound, StudioError
-from studio.workspace.jsonio import read_model, write_json_atomic
-from studio.workspace.paths import Workspace, check_id, new_id
-from studio.workspace.schemas import ProjectFile, utcnow
+from studio.storage.jsonio import read_model, write_json_atomic
+from studio.storage.paths import Workspace, check_id, new_id
+from studio.storage.schemas import ProjectFile, utcnow
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import json
 import multiprocessing
 from pathlib import Path
 
-from studio.workspace.jsonio import read_json, write_json_atomic
-from studio.workspace.locks import resource_lock
+from studio.storage.jsonio import read_json, write_json_atomic
+from studio.storage.locks import resource_lock
 
 
 def _increment(folder: str, times: int) -> None:

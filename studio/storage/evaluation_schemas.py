@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from studio.workspace.schemas import StrictModel, utcnow
+from studio.storage.schemas import StrictModel, utcnow
 
 EvalSubset = Literal["train", "val", "test"]
 Device = Literal["cpu", "cuda"]
