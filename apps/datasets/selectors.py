@@ -131,10 +131,6 @@ def import_reports(
     return out
 
 
-ImagePage = Page  # one page of results; see apps.core.pagination
-_int = int_param
-
-
 def resolve_class(dataset: DatasetFile, value: str) -> int | None:
     """A class filter value: an id, a name, or ``none`` (images without a label)."""
     if value.lower() == "none":
@@ -187,13 +183,13 @@ def image_queryset(
     return qs.order_by(key, F("image_id").desc() if desc else F("image_id").asc())
 
 
-def image_page(project_id: str, params: Mapping[str, str]) -> ImagePage:
+def image_page(project_id: str, params: Mapping[str, str]) -> Page[dict[str, Any]]:
     project_check(project_id)
     state = dataset_sync(project_id)
     dataset = store.load_dataset(ws(), project_id)
     qs = image_queryset(project_id, params, dataset)
-    page_size = _int(params, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
-    page = _int(params, "page", 1, 1, 10**9)
+    page_size = int_param(params, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    page = int_param(params, "page", 1, 1, 10**9)
     if params.get("q") or params.get("split") or params.get("subset"):
         count = qs.count()
     elif params.get("class", "") != "":
@@ -206,7 +202,7 @@ def image_page(project_id: str, params: Mapping[str, str]) -> ImagePage:
                        details={"page": page, "count": count})  # fmt: skip
     start = (page - 1) * page_size
     rows = list(qs.values(*LIST_FIELDS)[start : start + page_size])
-    return ImagePage(rows, count, page, page_size)
+    return Page(rows, count, page, page_size)
 
 
 def _image_id(image_id: str) -> str:

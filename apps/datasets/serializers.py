@@ -11,7 +11,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.datasets.selectors import ImagePage
+from apps.core.pagination import Page
 from studio.datasets.importers import FORMATS
 from studio.storage.dataset_schemas import DatasetFile, ImageRecord
 
@@ -30,7 +30,7 @@ def image_item(project_id: str, row: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def page_body(project_id: str, page: ImagePage, query: dict[str, str]) -> dict[str, Any]:
+def page_body(project_id: str, page: Page[dict[str, Any]], query: dict[str, str]) -> dict[str, Any]:
     def link(number: int) -> str:
         from urllib.parse import urlencode
 

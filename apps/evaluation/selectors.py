@@ -142,10 +142,6 @@ def evaluable_experiments(project_id: str) -> list[ExperimentCard]:
 # ----------------------------------------------------------------- per-image results
 
 
-ResultPage = Page  # one page of results; see apps.core.pagination
-_int = int_param
-
-
 def _class(aggregate: EvaluationAggregate, key: str, value: str) -> int:
     """A class filter value: a class id, or a class name of the evaluated model (a whole
     number is read as an id first, so ids stay unambiguous when class names are numbers)."""
@@ -242,13 +238,13 @@ def results_queryset(
     return qs.order_by(*((sort, "position") if sort not in ("", "position") else ("position",)))
 
 
-def result_page(project_id: str, experiment_id: str, params: Mapping[str, str]) -> ResultPage:
+def result_page(project_id: str, experiment_id: str, params: Mapping[str, str]) -> Page[EvalResult]:
     qs = results_queryset(project_id, experiment_id, params)
-    page_size = _int(params, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
-    page = _int(params, "page", 1, 1, 10**9)
+    page_size = int_param(params, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    page = int_param(params, "page", 1, 1, 10**9)
     count = qs.count()
     start = (page - 1) * page_size
-    return ResultPage(list(qs[start : start + page_size]), count, page, page_size)
+    return Page(list(qs[start : start + page_size]), count, page, page_size)
 
 
 def result_payload(project_id: str, row: EvalResult) -> dict[str, Any]:
