@@ -34,13 +34,18 @@ deps:
 vendor:
 	@want=$$(sha256sum package-lock.json | cut -c1-64); \
 	have=$$(cat node_modules/.studio-deps 2>/dev/null || true); \
-	if [ "$$want" != "$$have" ] || [ ! -f static/vendor/htmx.min.js ]; then \
+	if [ "$$want" != "$$have" ] || [ ! -f static/vendor/htmx.min.js ] \
+	   || [ ! -f static/vendor/swagger-ui/favicon-32x32.png ]; then \
 	  echo "Installing front-end libraries (npm ci) …"; \
 	  npm ci --no-audit --no-fund --silent && echo "$$want" > node_modules/.studio-deps; \
 	  mkdir -p static/vendor; \
 	  cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js; \
-	  cp node_modules/alpinejs/dist/cdn.min.js static/vendor/alpine.min.js; \
 	  cp node_modules/@alpinejs/collapse/dist/cdn.min.js static/vendor/alpine-collapse.min.js; \
+	  cp node_modules/@alpinejs/csp/dist/cdn.min.js static/vendor/alpine-csp.min.js; \
+	  mkdir -p static/vendor/swagger-ui; \
+	  cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui-bundle.js \
+	     node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js \
+	     node_modules/swagger-ui-dist/favicon-32x32.png static/vendor/swagger-ui/; \
 	  cp node_modules/chart.js/dist/chart.umd.js static/vendor/chart.umd.js; \
 	fi
 

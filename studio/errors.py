@@ -35,6 +35,13 @@ class NotFound(StudioError):
     code = "not_found"
 
 
+class Forbidden(StudioError):
+    """The user may see the resource but not do this to it (e.g. a viewer trying to train)."""
+
+    status = 403
+    code = "permission_denied"
+
+
 class Conflict(StudioError):
     status = 409
     code = "conflict"
@@ -45,3 +52,10 @@ class Damaged(StudioError):
 
     status = 409
     code = "damaged"
+
+
+class BrokerUnavailable(StudioError):
+    """The job queue (Redis) does not answer: nothing was recorded, try again shortly."""
+
+    status = 503
+    code = "broker_unavailable"

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from studio.runtime.private_files import private_sqlite
 from studio.runtime.secrets_store import secret_key
 from studio.storage.paths import Workspace
 
@@ -55,12 +56,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.csp.ContentSecurityPolicyMiddleware",  # before WhiteNoise: static files get it too
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "apps.core.middleware.StudioLoginRequiredMiddleware",
+    "apps.core.url_ids.UrlIdMiddleware",  # a URL id that is not an id: 404 before any view
+    "apps.projects.middleware.ProjectAccessMiddleware",  # members only, after login
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -98,9 +103,11 @@ def _database() -> dict[str, object]:
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
         }
+    name = os.environ.get("STUDIO_DB_PATH", str(WORKSPACE.root / "mirror.sqlite3"))
+    private_sqlite(Path(name))  # it holds API tokens and sessions: 0600, before SQLite opens it
     return {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get("STUDIO_DB_PATH", str(WORKSPACE.root / "mirror.sqlite3")),
+        "NAME": name,
         # Web + workers write concurrently: WAL, a busy timeout, and IMMEDIATE
         # transactions so writers queue instead of failing with "database is locked".
         "OPTIONS": {
@@ -147,8 +154,16 @@ CHANNEL_LAYERS = {
         "CONFIG": {"hosts": [REDIS_URL], "prefix": "studio:asgi"},
     }
 }
+# Shared by every web process (login throttling counts failures here).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "studio:cache",
+    }
+}
 DRAMATIQ_BROKER = {
-    "BROKER": "dramatiq.brokers.redis.RedisBroker",
+    "BROKER": "apps.core.broker.StudioRedisBroker",
     "OPTIONS": {"url": REDIS_URL, "namespace": "studio"},
     "MIDDLEWARE": [
         "dramatiq.middleware.AgeLimit",
@@ -156,6 +171,8 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Callbacks",
         "dramatiq.middleware.Retries",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
+        "apps.core.worker_guard.WorkerGuard",  # dies with its parent, refuses a foreign Redis
+        "apps.core.worker_boot.PreloadML",  # imports torch & co. at boot, not on the first job
     ],
 }
 DRAMATIQ_AUTODISCOVER_MODULES = ["jobs"]
@@ -166,7 +183,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        # Project members only, by role (apps/projects/access.py); after IsAuthenticated: 401 first.
+        "apps.projects.permissions.ProjectRolePermission",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -177,6 +198,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the npm package (make vendor), never a CDN: /api/docs/ works offline.
+    "SWAGGER_UI_DIST": "/" + STATIC_URL.strip("/") + "/vendor/swagger-ui",
+    "SWAGGER_UI_FAVICON_HREF": "/" + STATIC_URL.strip("/") + "/vendor/swagger-ui/favicon-32x32.png",
 }
 
 # How long a running job may go without a heartbeat before it is "interrupted".
@@ -188,5 +212,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("STUDIO_LOG_LEVEL", "WARNING")},
     # Worker lifecycle ("booting up", "ready for action", shutdown) is worth seeing.
-    "loggers": {"dramatiq": {"level": "INFO"}},
+    "loggers": {
+        "dramatiq": {"level": "INFO"},
+        "apps.core.worker_boot": {"level": "INFO"},  # "ML stack preloaded in … s"
+    },
 }

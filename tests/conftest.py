@@ -205,6 +205,21 @@ def anon_api() -> Any:
     return APIClient()
 
 
+@pytest.fixture
+def staff_user(django_user_model: Any) -> Any:
+    """A staff user: sees every project and every job (alice sees only her projects)."""
+    return django_user_model.objects.create_user("ops", password=TEST_PASSWORD, is_staff=True)
+
+
+@pytest.fixture
+def staff_api(staff_user: Any) -> Any:
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(staff_user)
+    return client
+
+
 # ---- browser ---------------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -236,13 +251,43 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+# Every browser test also checks the Content-Security-Policy conversion: a blocked script or
+# style, or an Alpine expression the CSP build cannot run, fails the test that met it.
+# Chromium logs each violation to the console; the init script also reports it there (with the
+# directive), and Alpine's CSP build logs "Alpine Expression Error" / "CSP Parser Error".
+CSP_PROBE = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`);
+});
+"""
+CSP_PROBLEMS = (
+    "CSP violation",
+    "Content Security Policy",
+    "Alpine Expression Error",
+    "CSP Parser Error",
+    "prohibited in the CSP build",
+    "Alpine Warning",
+)
+
+
+def csp_problems(messages: list[str]) -> list[str]:
+    """The console messages that show a CSP violation or an Alpine expression failure."""
+    return [m for m in messages if any(p in m for p in CSP_PROBLEMS)]
+
+
 @pytest.fixture
 def page(browser: Any, tmp_path: Path) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     pg = context.new_page()
     pg.set_default_timeout(15000)
+    pg.add_init_script(CSP_PROBE)
+    pg.console_messages_seen = []
+    pg.on("console", lambda m: pg.console_messages_seen.append(f"{m.type}: {m.text}"))
     yield pg
     context.close()
+    problems = csp_problems(pg.console_messages_seen)
+    if problems:
+        pytest.fail("CSP / Alpine problems in the browser:\n" + "\n".join(problems[:20]))
 
 
 def screenshot(page: Any, name: str) -> Path:

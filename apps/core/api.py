@@ -9,19 +9,26 @@ from rest_framework.views import APIView
 
 from apps.core import selectors, services
 from apps.core.serializers import JobSerializer, TaskSerializer
+from apps.projects.access import visible_project_ids
 from studio.ml.tasks.registry import TASKS
 
 
 class JobListView(APIView):
     @extend_schema(responses=JobSerializer(many=True))
     def get(self, request: Request) -> Response:
-        """Jobs, newest first; filter with ``project``, ``status``, ``kind``."""
+        """Jobs of the projects you are a member of (staff: all), newest first.
+
+        Filter with ``project``, ``status``, ``kind``. Jobs without a project are staff-only.
+        """
         qs = selectors.job_list(
             request.query_params.get("project"),
             request.query_params.get("status"),
             request.query_params.get("kind"),
-        )[:500]
-        return Response(JobSerializer(qs, many=True).data)
+        )
+        visible = visible_project_ids(request.user)
+        if visible is not None:
+            qs = qs.filter(project_id__in=visible)
+        return Response(JobSerializer(qs[:500], many=True).data)
 
 
 class JobDetailView(APIView):

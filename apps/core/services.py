@@ -23,7 +23,8 @@ from apps.core.job_context import JobCancelled, JobContext
 from apps.core.job_kinds import JOB_KINDS
 from apps.core.models import Job
 from apps.core.workspace import ws
-from studio.errors import NotFound, StudioError, ValidationFailed
+from studio.errors import BrokerUnavailable, NotFound, StudioError, ValidationFailed
+from studio.runtime.redis_server import ping
 from studio.storage import job_store
 from studio.storage.schemas import JobFile, JobStatus, utcnow
 
@@ -90,19 +91,50 @@ def _emit_quietly(
     job_emit(job_id, type_, data, changes)
 
 
+BROKER_MESSAGE = (
+    "The job queue (Redis) is not reachable, so nothing was started; "
+    "Studio restarts it on its own — try again in a few seconds."
+)
+
+
+def broker_check(timeout: float = 0.5) -> None:
+    """Raise :class:`BrokerUnavailable` (503) when Redis does not answer within ``timeout``.
+
+    Feature services call it before they record anything, so a refused request leaves
+    nothing behind (no report or experiment stuck in ``running``/``queued``).
+    """
+    if not ping(settings.REDIS_URL, timeout=timeout):
+        raise BrokerUnavailable(BROKER_MESSAGE, details={"retry_after": 5})
+
+
 def _enqueue(job_id: str) -> None:
+    """Send ``run_job`` and record ``enqueued_at``; the job leaves the workspace outbox.
+
+    Raises the broker's error when the send fails: the job stays in the outbox and the
+    reconciler sends it once Redis answers again.
+    """
     from apps.core.jobs import run_job  # the actor module imports services
 
     run_job.send(job_id)
+    job_store.mutate(ws(), job_id, lambda j: setattr(j, "enqueued_at", utcnow()))
 
 
 def job_submit(kind: str, params: dict[str, Any], project_id: str | None = None) -> JobFile:
-    """Record a queued job and hand it to the broker."""
+    """Record a queued job and hand it to the broker.
+
+    The workspace is the outbox: the record is written first, and if the send fails
+    after it (Redis died in between) the job is still returned and the reconciler sends it
+    later. A broker that is down before anything is written is a 503 ``broker_unavailable``.
+    """
     if kind not in JOB_KINDS:
         raise ValidationFailed(f"Unknown job kind {kind!r}")
+    broker_check()
     job = job_store.create(ws(), kind, params, project_id)
     job = job_emit(job.id, "queued", {"kind": kind})
-    _enqueue(job.id)
+    try:
+        _enqueue(job.id)
+    except Exception:
+        log.warning("job %s stays in the outbox: the broker refused it", job.id, exc_info=True)
     return job
 
 
@@ -205,13 +237,21 @@ def _finish(
     )
 
 
-def jobs_reconcile(requeue: bool = True) -> dict[str, int]:
-    """Start-up repair: mirror every job, mark dead running jobs interrupted, re-send queued ones.
+OUTBOX_GRACE = timedelta(seconds=5)  # job_submit sends right after writing; don't race it
 
-    Re-sending is safe because a duplicate delivery is skipped by the claim.
+
+def jobs_reconcile(requeue: bool = True) -> dict[str, int]:
+    """Repair: mirror every job, mark dead running jobs interrupted, send queued ones.
+
+    ``requeue=True`` (start-up, and after the supervisor restarted Redis, which may have
+    lost the last second of messages) re-sends every queued job; otherwise only those still
+    in the outbox (``enqueued_at`` unset: the broker was down when they were submitted).
+    Re-sending is safe because a duplicate delivery is skipped by the claim. A broker that is
+    still down leaves them in the outbox for the next round.
     """
     lease = timedelta(seconds=settings.STUDIO_JOB_LEASE_SECONDS)
-    counts = {"mirrored": 0, "interrupted": 0, "requeued": 0}
+    counts = {"mirrored": 0, "interrupted": 0, "requeued": 0, "pending": 0}
+    broker_up: bool | None = None
     for job_id in job_store.list_ids(ws()):
         try:
             job = job_store.load(ws(), job_id)
@@ -229,9 +269,20 @@ def jobs_reconcile(requeue: bool = True) -> dict[str, int]:
                 },
             )
             counts["interrupted"] += 1
-        elif job.status == JobStatus.queued and requeue:
-            _enqueue(job_id)
-            counts["requeued"] += 1
+        elif job.status == JobStatus.queued and (
+            requeue or (job.enqueued_at is None and utcnow() - job.created_at > OUTBOX_GRACE)
+        ):
+            if broker_up is None:
+                broker_up = ping(settings.REDIS_URL, timeout=0.5)
+            try:
+                if not broker_up:
+                    raise ConnectionError("the broker does not answer")
+                _enqueue(job_id)
+                counts["requeued"] += 1
+            except Exception as exc:
+                log.warning("job %s stays in the outbox: %s", job_id, exc)
+                counts["pending"] += 1
+                broker_up = False
         mirror_job(job)
         counts["mirrored"] += 1
     return counts

@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -22,6 +24,7 @@ from apps.core.errors import error_response, studio_error_response
 from apps.core.selectors import job_get
 from apps.core.services import job_group
 from apps.core.workspace import ws
+from apps.projects.access import Role, require_job_role
 from studio.errors import StudioError
 from studio.storage import job_store
 from studio.storage.schemas import JobEvent
@@ -31,15 +34,37 @@ POLL_SECONDS = 1.0
 KEEPALIVE_SECONDS = 15.0
 
 
-async def authenticated(request: HttpRequest) -> bool:
-    """Session cookie or ``Authorization: Token <key>``, as the rest of the API."""
+async def authenticated(request: HttpRequest) -> Any | None:
+    """The user of the session cookie or ``Authorization: Token <key>``, as the rest of the
+    API; ``None`` when neither authenticates (the caller answers 401)."""
     user = await request.auser()
     if user.is_authenticated:
-        return True
+        return user
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "token" and key:
-        return await Token.objects.filter(key=key.strip(), user__is_active=True).aexists()
-    return False
+        token = await (
+            Token.objects.select_related("user")
+            .filter(key=key.strip(), user__is_active=True)
+            .afirst()
+        )
+        return token.user if token is not None else None
+    return None
+
+
+# ASCII digits only (``str.isdigit`` accepts "²", which ``int`` refuses), and short:
+# ids are at most ~19 digits (experiment streams: run * 1e9 + event id).
+_EVENT_ID_RE = re.compile(r"[0-9]{1,20}")
+
+
+def last_event_id(request: HttpRequest) -> int:
+    """``Last-Event-ID`` (or ``?last_event_id=``) as an int; anything else replays from 0.
+
+    A client that sends garbage gets the whole stream again, which is always correct;
+    never a 500.
+    """
+    raw = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id") or "0"
+    raw = raw.strip()
+    return int(raw) if _EVENT_ID_RE.fullmatch(raw) else 0
 
 
 def format_event(event: JobEvent) -> bytes:
@@ -92,16 +117,17 @@ async def event_stream(job_id: str, last_id: int) -> AsyncIterator[bytes]:
 
 async def job_events(request: HttpRequest, job_id: str) -> HttpResponseBase:
     """``GET /api/jobs/{job_id}/events``: text/event-stream, replay then live."""
-    if not await authenticated(request):
+    user = await authenticated(request)
+    if user is None:
         return error_response(
             "not_authenticated", "Authentication credentials were not provided.", 401
         )
     try:
+        await sync_to_async(require_job_role)(user, job_id, Role.viewer)  # else 404 / 403
         await sync_to_async(job_get)(job_id)
     except StudioError as exc:
         return studio_error_response(exc)
-    raw = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id") or "0"
-    last_id = int(raw) if raw.isdigit() else 0
+    last_id = last_event_id(request)
     return sse_response(event_stream(job_id, last_id))
 
 

@@ -22,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.datasets import selectors, serializers, services
+from apps.datasets import conf, selectors, serializers, services
 from apps.datasets.uploads import install_upload_handler
 from studio.errors import ValidationFailed
 
@@ -127,7 +127,11 @@ class ImportView(APIView):
     )
     def post(self, request: Request, project_id: str) -> Response:
         """Start an import job. JSON ``{"source": "folder", "path", "format", "annotations"?}``,
-        or multipart with ``source=zip`` + one ``file``, or ``source=files`` + ``files`` (+ ``label``)."""
+        or multipart with ``source=zip`` + one ``file``, or ``source=files`` + ``files`` (+ ``label``).
+
+        ``source=folder`` needs staff or the ``datasets.import_server_folder`` permission (else
+        403) and a folder inside the import roots (else 400 ``path_not_allowed``, whose
+        ``details.roots`` lists them)."""
         import_id = getattr(request._request, "studio_import_id", None) or services.new_import_id()
         try:
             body = serializers.ImportRequestSerializer(data=request.data)
@@ -139,6 +143,7 @@ class ImportView(APIView):
                 annotations=body.validated_data["annotations"], label=body.validated_data["label"],
                 uploads=uploads, relative_paths=list(request.data.getlist("relative_path"))
                 if hasattr(request.data, "getlist") else [],
+                may_use_server_folders=conf.may_import_server_folders(request.user),
             )  # fmt: skip
             job_id, import_id = services.import_start(start, import_id)
         except BaseException:

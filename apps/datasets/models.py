@@ -70,6 +70,9 @@ class Import(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        # Reading folders on the server is not for every user: staff have it implicitly,
+        # an admin may grant it to others (Django admin → Users → permissions).
+        permissions = [("import_server_folder", "Can import from folders on the server")]
 
     def __str__(self) -> str:
         return f"{self.id} ({self.status})"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, QuerySet
 
 from apps.core.models import Job
 from apps.core.pagination import Page, int_param
@@ -64,10 +64,21 @@ def dataset_get(project_id: str) -> DatasetFile:
     return store.load_dataset(ws(), project_id)
 
 
-def class_counts(project_id: str) -> dict[int | None, int]:
-    """Images per class id (None = without a label), kept with the mirror (no scan)."""
-    counts = dataset_sync(project_id).class_counts
-    return {(None if key == "none" else int(key)): n for key, n in counts.items()}
+def class_counts(project_id: str, split: str = "", subset: str = "") -> dict[int | None, int]:
+    """Images per class id (None = without a label).
+
+    Without ``split``/``subset``: the whole dataset, kept with the mirror (no scan). With
+    both: only the images of that subset of that split (``unassigned`` included), one
+    grouped count through the registered subset filter; the same errors as the image list
+    (404 unknown split, 400 unknown subset or only one of the two given).
+    """
+    state = dataset_sync(project_id)
+    if not (split or subset):
+        return {(None if key == "none" else int(key)): n for key, n in state.class_counts.items()}
+    dataset = store.load_dataset(ws(), project_id)
+    qs = image_queryset(project_id, {"split": split, "subset": subset}, dataset)
+    rows = qs.order_by().values("class_id").annotate(n=Count("id"))
+    return {r["class_id"]: r["n"] for r in rows}
 
 
 def target_stats(project_id: str) -> list[dict[str, Any]]:

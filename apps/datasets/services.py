@@ -5,6 +5,11 @@ Order of every write: the workspace JSON first (under the project lock, inside
 can before queueing (so a wrong path or a hostile zip is a 400 at once), writes a
 ``running`` report and submits a ``dataset_import`` job whose handler is
 :func:`run_import`.
+
+Server folders: only a caller allowed to (``ImportStart.may_use_server_folders``, from
+:func:`apps.datasets.conf.may_import_server_folders`) may name one, and only inside the
+import roots (``<workspace>/import/`` + ``STUDIO_IMPORT_ROOTS``); the command line
+(:func:`import_inline`, the server's operator) may name any folder but the workspace.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from apps.core.job_context import JobContext
-from apps.core.services import job_submit
+from apps.core.services import broker_check, job_submit
 from apps.core.workspace import ws
 from apps.datasets import conf
 from apps.datasets.mirror import mirror_commit, mirror_report
@@ -32,10 +37,11 @@ from studio.datasets.dataset_import import (
     run_import as pipeline,
 )
 from studio.datasets.importers import format_info
-from studio.errors import StudioError, ValidationFailed
+from studio.errors import Forbidden, StudioError, ValidationFailed
 from studio.storage import project_store
 from studio.storage.dataset_schemas import ImportReport
 from studio.storage.paths import new_id
+from studio.storage.schemas import utcnow
 
 log = logging.getLogger(__name__)
 SOURCE_KINDS = ("folder", "zip", "files")
@@ -60,6 +66,7 @@ class ImportStart:
     label: str = ""  # files source: put every file in this class folder
     uploads: list[Upload] = field(default_factory=list)
     relative_paths: list[str] = field(default_factory=list)
+    may_use_server_folders: bool = False  # conf.may_import_server_folders(request.user)
 
 
 def new_import_id() -> str:
@@ -73,7 +80,13 @@ def upload_dir(project_id: str, import_id: str) -> Path:
 def _prepare(start: ImportStart, import_id: str) -> dict[str, Any]:
     """Validate the source and return the job params that describe it."""
     if start.source == "folder":
-        root, ann_file = sources.resolve_folder(start.path, conf.import_roots(), [ws().root])
+        if not start.may_use_server_folders:
+            raise Forbidden(
+                "Importing a folder on the server needs the permission to import server "
+                "folders (staff have it); upload a zip or the image files instead",
+                details={"source": ["Not allowed for this user: use zip or files."]},
+            )
+        root, ann_file = sources.resolve_folder(start.path, conf.folder_policy())
         annotations = start.annotations or (str(ann_file) if ann_file else "")
         sources.resolve_annotations(root, annotations or None)
         return {"root": str(root), "annotations": annotations, "label": f"folder {root}"}
@@ -124,6 +137,7 @@ def import_start(start: ImportStart, import_id: str | None = None) -> tuple[str,
         if start.source not in SOURCE_KINDS:
             raise ValidationFailed(f"Unknown source {start.source!r}; use folder, zip or files",
                                    code="unknown_source", details={"source": list(SOURCE_KINDS)})  # fmt: skip
+        broker_check()  # 503 before anything is recorded while Redis is down
         described = _prepare(start, import_id)
     except BaseException:
         sources.remove_tree(upload_dir(start.project_id, import_id))
@@ -135,7 +149,14 @@ def import_start(start: ImportStart, import_id: str | None = None) -> tuple[str,
     mirror_report(start.project_id, report)
     params = {"import_id": import_id, "format": start.format, "task": project.task,
               "source": report.source, **described}  # fmt: skip
-    job = job_submit("dataset_import", params, start.project_id)
+    try:
+        job = job_submit("dataset_import", params, start.project_id)
+    except BaseException as exc:  # never leave a report "running" without a job
+        report.status, report.finished_at = "failed", utcnow()
+        report.error = f"The import could not be queued: {exc}"
+        store.write_report(paths, report)
+        mirror_report(start.project_id, report)
+        raise
     # Only the job id, and only while running: the worker may already have finished and
     # written the final report (the pipeline records the job id in the file itself).
     Import.objects.filter(id=import_id, status="running").update(job_id=job.id)
@@ -193,10 +214,14 @@ def _mirror_report_file(project_id: str, paths: store.DatasetPaths, import_id: s
 def import_inline(
     project_id: str, path: str, fmt: str, annotations: str = "", progress: Any = None
 ) -> ImportReport:
-    """Import a server folder in this process (``manage.py import_dataset``): no job, no worker."""
+    """Import a server folder in this process (``manage.py import_dataset``): no job, no worker.
+
+    Run by the server's operator, so any folder the process can read is allowed except
+    Studio's workspace (inside it only ``import/``) and the folders that contain it.
+    """
     project = project_require(project_id)
     format_info(fmt)
-    root, ann_file = sources.resolve_folder(path, None, [ws().root])
+    root, ann_file = sources.resolve_folder(path, conf.folder_policy(anywhere=True))
     annotations = annotations or (str(ann_file) if ann_file else "")
     sources.resolve_annotations(root, annotations or None, anywhere=True)
     import_id = new_import_id()

@@ -9,12 +9,14 @@ and follows the job over SSE (see ``static/studio/dataset.js``).
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 from urllib.parse import urlencode
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django_htmx.middleware import HtmxDetails
 
 from apps.datasets import conf, selectors
 from apps.datasets.serializers import image_item
@@ -77,6 +79,8 @@ def _grid_context(project_id: str, request: HttpRequest) -> dict[str, Any]:
     context["filters"]["in"] = (
         f"{params['split']}:{params['subset']}" if params.get("split") else ""
     )
+    context["side_counts"] = _side_counts(project_id, params)
+    context["side_counts_json"] = json.dumps(context["side_counts"])
     try:
         page = selectors.image_page(project_id, params)
     except StudioError as exc:
@@ -102,9 +106,52 @@ def _grid_context(project_id: str, request: HttpRequest) -> dict[str, Any]:
     return context
 
 
-def dataset_page(request: HttpRequest, project_id: str) -> HttpResponse:
+def _side_counts(project_id: str, params: dict[str, str]) -> dict[str, Any]:
+    """The per-class counts the sidebar and the class menu show: of the subset the grid is
+    filtered to (``split`` + ``subset``), else of the whole dataset. Sent with every grid
+    swap (a data attribute of ``#side-counts``) so the sidebar follows the subset filter.
+
+    ``{"counts": {"<class id>" | "none": n}, "total": n, "subset": "<split name> · val" | ""}``
+    """
+    split, subset = params.get("split", ""), params.get("subset", "")
+    label = ""
+    try:
+        counts = selectors.class_counts(project_id, split, subset)
+        if split:
+            from apps.splits.selectors import split_list
+
+            names = {row.id: row.name for row in split_list(project_id)}
+            label = f"{names.get(split, split)} · {subset}"
+    except StudioError:  # a bad split/subset: the grid shows the error, the sidebar all images
+        counts = selectors.class_counts(project_id)
+    return {
+        "counts": {("none" if k is None else str(k)): n for k, n in counts.items()},
+        "total": sum(counts.values()),
+        "subset": label,
+    }
+
+
+def _selected_class(dataset: Any, value: str) -> str:
+    """The class filter as the class menu's option value (an id, ``none``, or ``""``): a
+    ``?class=`` given by name selects the same entry as its id."""
+    if not value:
+        return ""
+    try:
+        class_id = selectors.resolve_class(dataset, value)
+    except StudioError:
+        return ""
+    return "none" if class_id is None else str(class_id)
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request that went through django-htmx's middleware (``request.htmx``)."""
+
+    htmx: HtmxDetails
+
+
+def dataset_page(request: HtmxHttpRequest, project_id: str) -> HttpResponse:
     project = _project(project_id)
-    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "grid":
+    if request.htmx and request.htmx.target == "grid":
         return render(
             request,
             "datasets/_grid.html",
@@ -131,11 +178,20 @@ def dataset_page(request: HttpRequest, project_id: str) -> HttpResponse:
         "task_templates": [f"datasets/task/{project.task}.html", "datasets/task/default.html"],
         "chart_height": min(600, max(120, 26 * len(classes) + 40)),
         "max_upload": human_bytes(conf.zip_caps().max_upload_bytes),
+        # the server-folder source (and where the roots are): only for users allowed to use it
+        "can_import_folders": conf.may_import_server_folders(request.user),
+        "import_roots": [str(r) for r in conf.import_roots()]
+        if conf.may_import_server_folders(request.user) else [],
         "chart": {"ids": [c["id"] for c in classes], "labels": [c["name"] for c in classes], "counts": [c["count"] for c in classes],
                   "colors": [c["color"] for c in classes]},
         "subset_choices": _subset_choices(project_id),
         **_grid_context(project_id, request),
     }  # fmt: skip
+    side = context["side_counts"]["counts"]
+    for c in classes:  # what the sidebar shows first (then the grid's json keeps it current)
+        c["side_count"] = side.get(str(c["id"]), 0)
+    context["side_unlabelled"] = side.get("none", 0)
+    context["selected_class"] = _selected_class(dataset, context["filters"]["class"])
     return render(request, "datasets/page.html", context)
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -21,7 +22,7 @@ from apps.evaluation.mirror import mirror_evaluation
 from apps.evaluation.models import EvalResult, Evaluation
 from apps.projects.selectors import project_require
 from studio.errors import Conflict, StudioError, ValidationFailed
-from studio.ml import evaluation_files
+from studio.ml import evaluation_files, vocabulary
 from studio.splits.schemas import SUBSETS
 from studio.storage.evaluation_schemas import (
     EvaluationAggregate,
@@ -74,29 +75,16 @@ def checkpoint_list(project_id: str, experiment_id: str) -> list[evaluation_file
     )
 
 
-# How a list names a headline metric, and whether it is a share (0-1, three decimals) or a
-# value in the task's own units (three significant digits).
-HEADLINES: dict[str, tuple[str, bool]] = {
-    "accuracy": ("accuracy", True), "auroc": ("AUROC", True), "f1": ("F1", True),
-    "average_precision": ("average precision", True), "mae": ("MAE", False),
-    "rmse": ("RMSE", False), "mse": ("MSE", False), "r2": ("R²", True),
-}  # fmt: skip
-
-
 def format_metric(value: float) -> str:
-    """Three significant digits, trailing zeros kept: 3.50, 0.0123, 123, -4.20."""
-    if value == 0 or not math.isfinite(value):
-        return f"{value:g}"
-    decimals = min(8, max(0, 2 - math.floor(math.log10(abs(value)))))
-    return f"{value:.{decimals}f}"
+    """A value in the task's own units: three significant digits (the vocabulary's ``error``)."""
+    return vocabulary.format_value("mae", value)
 
 
 def headline_text(name: str, value: float | None) -> str:
-    """``"AUROC 0.981"`` / ``"MAE 3.50"`` / ``"accuracy 0.912"``; ``"n/a"`` for a missing value."""
-    label, share = HEADLINES.get(name, (name.replace("_", " "), False))
-    if value is None:
-        return f"{label} n/a"
-    return f"{label} {value:.3f}" if share else f"{label} {format_metric(value)}"
+    """``"AUROC 98.1 %"`` / ``"MAE 3.50"`` / ``"Accuracy 91.2 %"`` (:mod:`studio.ml.vocabulary`,
+    as every page writes it); ``"… n/a"`` for a missing value."""
+    label = vocabulary.metric_label(name)
+    return f"{label} {vocabulary.format_value(name, value) if value is not None else 'n/a'}"
 
 
 @dataclass(frozen=True)
@@ -116,6 +104,51 @@ class ExperimentCard:
         if row.headline:
             return f"evaluated: {headline_text(row.headline, row.headline_value)}"
         return f"evaluated: {headline_text('accuracy', row.accuracy)}"  # mirrored by an old version
+
+
+def _monitor_mode(task: str) -> str:
+    """``"max"`` or ``"min"``: whether a higher monitored metric is better for ``task``
+    (``"max"`` for a task the registry cannot load)."""
+    from studio.ml.tasks.registry import load_task
+
+    try:
+        return str(load_task(task).monitor_mode)
+    except StudioError:
+        return "max"
+
+
+def best_experiment(experiments: Iterable[ExperimentFile]) -> ExperimentFile | None:
+    """The experiment with the best monitored validation metric (``best_metric``), in the
+    direction of its task's ``monitor_mode`` (higher accuracy/AUROC, lower MAE); ties go to
+    the newest. Experiments without a finite metric rank last (newest first among them);
+    None for no experiments. The one rule behind "the best experiment" on the Evaluation and
+    Export pages: the newest run is often a quick test at chance level, the best one is what
+    a user came to evaluate or export."""
+
+    def rank(e: ExperimentFile) -> tuple[bool, float, datetime, str]:
+        value = e.best_metric.value if e.best_metric else math.nan
+        if not math.isfinite(value):
+            return (False, 0.0, e.created_at, e.id)
+        return (True, value if _monitor_mode(e.task) == "max" else -value, e.created_at, e.id)
+
+    return max(experiments, key=rank, default=None)
+
+
+def default_experiment(cards: Sequence[ExperimentCard]) -> str:
+    """The experiment the Evaluation page opens without ``?experiment=``: the one evaluated
+    most recently (the evaluation a user last started, whatever its status), else
+    :func:`best_experiment`; ``""`` for no cards."""
+    evaluated = [c for c in cards if c.evaluation is not None]
+    if evaluated:
+
+        def when(c: ExperimentCard) -> datetime:
+            row = c.evaluation
+            assert row is not None
+            return row.finished_at or row.created_at
+
+        return max(evaluated, key=when).experiment.id
+    best = best_experiment(c.experiment for c in cards)
+    return best.id if best else ""
 
 
 def evaluable_experiments(project_id: str) -> list[ExperimentCard]:

@@ -18,6 +18,7 @@ from apps.projects import selectors as project_selectors
 from studio.errors import StudioError
 from studio.ml import evaluate as core
 from studio.splits import store as split_store
+from studio.storage.experiment_schemas import ExperimentStatus
 
 
 def _split_sizes(project_id: str, split_id: str | None) -> dict[str, int]:
@@ -59,7 +60,7 @@ def evaluation_page(request: HttpRequest, project_id: str) -> HttpResponse:
         raise Http404(exc.message) from exc
     wanted = request.GET.get("experiment", "")
     ids = [c.experiment.id for c in cards]
-    selected = wanted if wanted in ids else (ids[0] if ids else "")
+    selected = wanted if wanted in ids else selectors.default_experiment(cards)
     ctx: dict[str, Any] = {"project": project, "section": "evaluation", "cards": cards,
                            "selected": selected, "initial": None, "select_error": ""}  # fmt: skip
     if wanted and wanted not in ids:
@@ -74,5 +75,10 @@ def evaluation_page(request: HttpRequest, project_id: str) -> HttpResponse:
             ctx["select_error"] = exc.message
         else:
             ctx["task"] = ctx["initial"]["evaluation"]["task"]
+            # the Export page takes completed experiments only (not stopped or failed ones)
+            ctx["exportable"] = any(
+                c.experiment.id == selected and c.experiment.status == ExperimentStatus.completed
+                for c in cards
+            )
             ctx["task_template"] = task_template(ctx["task"])
     return render(request, "evaluation/page.html", ctx)

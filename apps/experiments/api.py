@@ -8,6 +8,8 @@
 - ``POST …/{id}/start`` (202; 409 ``already_started``) · ``…/stop`` (202; 409 ``not_running``)
   · ``…/resume`` (202; 409 ``not_resumable``).
 - ``GET …/{id}/metrics`` (the metrics.json rows) · ``GET …/{id}/events`` (SSE, see ``sse.py``).
+- ``GET …/estimate?model=&image_size=&batch_size=[&split=][&epochs=]``: the time per epoch
+  expected on this machine (``estimate.py``); 400 for an unknown model or bad numbers.
 """
 
 from __future__ import annotations
@@ -18,14 +20,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.experiments import selectors, services
+from apps.experiments import estimate, selectors, services
 from apps.experiments.serializers import (
+    EstimateQuerySerializer,
+    EstimateSerializer,
     ExperimentCreateSerializer,
     ExperimentSerializer,
     ExperimentSummarySerializer,
     detail_payload,
     summary_payload,
 )
+from apps.projects import selectors as project_selectors
+from studio.ml.catalog import get_spec
 
 
 class ExperimentListView(APIView):
@@ -89,3 +95,36 @@ class ExperimentMetricsView(APIView):
     def get(self, request: Request, project_id: str, experiment_id: str) -> Response:
         """One row per finished epoch: epoch, train_loss, val_loss, val_<metric>…, lr, time_s."""
         return Response(selectors.experiment_metrics(project_id, experiment_id))
+
+
+class ExperimentEstimateView(APIView):
+    @extend_schema(
+        parameters=[EstimateQuerySerializer],
+        responses={200: EstimateSerializer},
+        description=(
+            "How long one epoch should take on this machine for these settings: one training "
+            "step is timed here when that takes under a second, else a formula calibrated "
+            "once per model gives it; times the split's training batches, plus the validation "
+            "pass. An estimate: data loading and checkpoint writes are not counted."
+        ),
+    )
+    def get(self, request: Request, project_id: str) -> Response:
+        """The estimated seconds per epoch (and for ``epochs`` epochs) of a training run."""
+        query = EstimateQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        project = project_selectors.project_require(project_id)
+        get_spec(values["model"], project.task)
+        split_id = values.get("split") or ""
+        if not split_id:
+            newest = selectors.newest_split(project_id)
+            split_id = newest or ""
+        if split_id:
+            train, val = selectors.split_sizes(project_id, split_id)
+        else:  # no split yet: every image would train
+            train, val = selectors.image_count(project_id), 0
+        result = estimate.epoch_estimate(
+            values["model"], values["image_size"], values["batch_size"], train, val,
+            values.get("epochs"),
+        )  # fmt: skip
+        return Response(result.to_dict())

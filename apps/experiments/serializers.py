@@ -8,8 +8,10 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
-from apps.experiments import selectors
+from apps.experiments import run_warnings, selectors
 from apps.experiments.models import Experiment
+from studio.errors import StudioError
+from studio.ml.tasks.registry import load_task
 from studio.storage.experiment_schemas import ExperimentFile
 
 
@@ -53,6 +55,16 @@ class ExperimentSummarySerializer(serializers.Serializer[Any]):
     damage_reason = serializers.CharField(allow_blank=True)
 
 
+class RunWarningSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField(help_text="chance_level")
+    message = serializers.CharField()
+    causes = serializers.ListField(child=serializers.CharField(), help_text="Likely reasons")
+    metric = serializers.CharField()
+    value = serializers.FloatField()
+    chance = serializers.FloatField()
+    epochs = serializers.IntegerField()
+
+
 class JobStateSerializer(serializers.Serializer[Any]):
     id = serializers.CharField()
     status = serializers.CharField()
@@ -74,6 +86,38 @@ class ExperimentSerializer(ExperimentSummarySerializer):
     last_checkpoint = serializers.CharField(allow_null=True)
     events_url = serializers.CharField(help_text="SSE stream of every run of this experiment")
     metrics_url = serializers.CharField()
+    warnings = RunWarningSerializer(
+        many=True, help_text="Problems seen in the finished epochs (e.g. chance_level)"
+    )
+
+
+class EstimateSerializer(serializers.Serializer[Any]):
+    """``GET /api/experiments/{pid}/estimate``: the time per epoch expected on this machine."""
+
+    model = serializers.CharField()
+    image_size = serializers.IntegerField()
+    batch_size = serializers.IntegerField()
+    device = serializers.CharField(help_text="cpu or cuda: where the worker trains")
+    train_images = serializers.IntegerField()
+    val_images = serializers.IntegerField()
+    step_s = serializers.FloatField(help_text="Seconds per training step (one batch)")
+    epoch_s = serializers.FloatField(help_text="Seconds per epoch: training + validation")
+    epochs = serializers.IntegerField(allow_null=True)
+    total_s = serializers.FloatField(allow_null=True, help_text="epoch_s * epochs, if given")
+    method = serializers.CharField(
+        help_text="measured (timed at these settings) or formula (calibrated GFLOPs)"
+    )
+    label = serializers.CharField(help_text="e.g. ≈ 4 s per epoch on this machine (estimate)")
+
+
+class EstimateQuerySerializer(serializers.Serializer[Any]):
+    model = serializers.CharField(help_text="A catalog model key of the project's task")
+    image_size = serializers.IntegerField(min_value=16, max_value=2048)
+    batch_size = serializers.IntegerField(min_value=1, max_value=1024)
+    split = serializers.CharField(
+        required=False, help_text="Split whose train/val counts to use (default: the newest)"
+    )
+    epochs = serializers.IntegerField(required=False, min_value=1, max_value=1000)
 
 
 def summary_payload(row: Experiment) -> dict[str, Any]:
@@ -110,5 +154,18 @@ def detail_payload(exp: ExperimentFile) -> dict[str, Any]:
         damaged=False, damage_reason="",
         events_url=reverse("api-experiment-events", args=args),
         metrics_url=reverse("api-experiment-metrics", args=args),
+        warnings=experiment_warnings(exp),
     )  # fmt: skip
     return data
+
+
+def experiment_warnings(exp: ExperimentFile) -> list[dict[str, Any]]:
+    """``run_warnings`` of the experiment's finished epochs (none before MIN_EPOCHS)."""
+    if exp.epochs_done < run_warnings.MIN_EPOCHS:
+        return []
+    try:
+        chance = load_task(exp.task).chance_level(selectors.class_counts(exp.project_id))
+        rows = selectors.experiment_metrics_rows(exp)
+    except StudioError:  # a task this version cannot load, an unreadable metrics file
+        return []
+    return run_warnings.run_warnings(rows, chance, exp.config)

@@ -28,9 +28,10 @@ from django.http import HttpRequest, HttpResponseBase
 
 from apps.core.errors import error_response, studio_error_response
 from apps.core.services import job_group
-from apps.core.sse import authenticated, sse_response
+from apps.core.sse import authenticated, last_event_id, sse_response
 from apps.core.workspace import ws
 from apps.experiments import selectors, services, store
+from apps.projects.access import Role, require_project_role
 from studio.errors import StudioError
 from studio.storage import job_store
 from studio.storage.schemas import JobEvent
@@ -144,14 +145,15 @@ async def experiment_events(
     request: HttpRequest, project_id: str, experiment_id: str
 ) -> HttpResponseBase:
     """Replay then live events of every run of the experiment (text/event-stream)."""
-    if not await authenticated(request):
+    user = await authenticated(request)
+    if user is None:
         return error_response(
             "not_authenticated", "Authentication credentials were not provided.", 401
         )
     try:
+        await sync_to_async(require_project_role)(user, project_id, Role.viewer)
         await sync_to_async(selectors.experiment_get)(project_id, experiment_id)
     except StudioError as exc:
         return studio_error_response(exc)
-    raw = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id") or "0"
-    last = int(raw) if raw.isdigit() else 0
+    last = last_event_id(request)
     return sse_response(experiment_stream(project_id, experiment_id, last))

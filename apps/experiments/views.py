@@ -12,14 +12,16 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 
 from apps.core.workspace import ws
-from apps.experiments import selectors
+from apps.experiments import selectors, suggest
 from apps.experiments.serializers import detail_payload
 from apps.projects import selectors as project_selectors
 from apps.splits import selectors as split_selectors
 from studio.datasets import store as dataset_store
 from studio.errors import StudioError
+from studio.ml.catalog import models_for
 from studio.ml.tasks.registry import load_task, task_info
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,14 @@ def _describe(task: str) -> tuple[dict[str, Any] | None, str]:
         return load_task(task).describe(), ""
     except StudioError as exc:
         return None, exc.message
+
+
+def _image_size_hint(project_id: str, task: str) -> dict[str, Any] | None:
+    """The image size suggested per model from the images' median size (None: no images)."""
+    median = selectors.median_image_size(project_id)
+    if median is None:
+        return None
+    return suggest.image_size_hint(median[0], median[1], models_for(task))
 
 
 def training_page(request: HttpRequest, project_id: str) -> HttpResponse:
@@ -78,6 +88,8 @@ def training_page(request: HttpRequest, project_id: str) -> HttpResponse:
                      if any(f["name"] == n for f in describe["hyperparameters"])],
             "splits": [{"id": s.id, "name": s.name, "train": s.train_count, "val": s.val_count,
                         "test": s.test_count} for s in splits],
+            "image_size_hint": _image_size_hint(project_id, project.task),
+            "estimate_url": reverse("api-experiment-estimate", args=[project_id]),
         }  # fmt: skip
     for row in experiments:
         row.split_name = split_names.get(row.split_id, row.split_id)  # type: ignore[attr-defined]

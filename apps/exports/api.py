@@ -157,5 +157,6 @@ class PredictView(APIView):
             data,
             body.validated_data["top_k"],
             body.validated_data["source"],
+            file_name=upload.name or "the upload",
         )
         return Response(result)

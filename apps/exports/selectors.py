@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from apps.core.workspace import ws
+from apps.evaluation.selectors import best_experiment
 from apps.exports.mirror import exports_sync, mirror_export
 from apps.projects import selectors as project_selectors
 from studio.errors import StudioError
@@ -44,6 +46,17 @@ def exportable_experiments(project_id: str) -> list[dict[str, Any]]:
             "export_options": _export_options(e.task),
         })  # fmt: skip
     return out
+
+
+def default_experiment(
+    project_id: str, exportable: Sequence[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The entry of :func:`exportable_experiments` the Export page opens without
+    ``?experiment=``: the best one by its monitored validation metric
+    (``apps.evaluation.selectors.best_experiment``, the rule the Evaluation page uses too)."""
+    ids = {e["id"] for e in exportable}
+    best = best_experiment(e for e in store.experiments(ws(), project_id) if e.id in ids)
+    return next((e for e in exportable if best is not None and e["id"] == best.id), None)
 
 
 def _export_options(task_name: str) -> list[str]:

@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from apps.core.job_context import JobCancelled, JobContext
@@ -147,16 +149,44 @@ def export_delete(project_id: str, experiment_id: str, export_id: str) -> None:
     predict_core.clear_cache()
 
 
+def check_image(data: bytes, file_name: str) -> None:
+    """``ValidationFailed`` (``bad_image``, 400) naming the file unless ``data`` is an image
+    Pillow can identify and whose structure checks out (``verify``: chunk checksums, no
+    pixels decoded). Runs before any model is loaded, and keeps Pillow's own wording
+    ("cannot identify image file <_io.BytesIO object at 0x…>") away from users."""
+    from PIL import Image
+
+    name = Path(file_name).name[:200] or "the upload"
+    if not data:
+        raise ValidationFailed(
+            f"The file is empty: {name}. Choose an image (JPEG, PNG, …)", code="bad_image"
+        )
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+    except Image.DecompressionBombError:
+        return  # an image, but a huge one: decode_upload says so
+    except Exception:  # Pillow raises many types for a non-image or a damaged one
+        raise ValidationFailed(f"Not an image (JPEG, PNG, …): {name}", code="bad_image") from None
+
+
 def predict_image(
-    project_id: str, experiment_id: str, data: bytes, top_k: int = 5, source: str = "auto"
+    project_id: str,
+    experiment_id: str,
+    data: bytes,
+    top_k: int = 5,
+    source: str = "auto",
+    file_name: str = "the upload",
 ) -> dict[str, Any]:
     """The model's answer for one image (see ``studio.ml.export.predict``: top-k classes,
-    anomaly score + verdict, or values); says which model answered (export or checkpoint)."""
+    anomaly score + verdict, or values); says which model answered (export or checkpoint).
+    A file that is not an image: 400 ``bad_image`` naming ``file_name`` (:func:`check_image`)."""
     if source not in PREDICT_SOURCES:
         raise ValidationFailed(
             f"Unknown source {source!r}",
             details={"source": [f"Choose one of: {', '.join(PREDICT_SOURCES)}"]},
         )
+    check_image(data, file_name)
     experiment = selectors.experiment_get(project_id, experiment_id)
     export = selectors.newest_passing(project_id, experiment_id) if source != "checkpoint" else None
     if source == "onnx" and export is None:

@@ -52,16 +52,22 @@ def export_page(request: HttpRequest, project_id: str) -> HttpResponse:
     except StudioError as exc:
         raise Http404(exc.message) from exc
     wanted = request.GET.get("experiment", "")
-    selected = next(
-        (e for e in experiments if e["id"] == wanted), experiments[0] if experiments else None
-    )
+    selected = next((e for e in experiments if e["id"] == wanted), None)
+    if selected is None:
+        selected = selectors.default_experiment(project_id, experiments)
     ctx: dict[str, Any] = {
         "project": project, "section": "export", "experiments": experiments,
         "selected": selected, "formats": describe_formats(), "rows": [],
         "opset": {"min": OPSET_MIN, "max": OPSET_MAX, "default": OPSET_DEFAULT},
         "parity_threshold_pct": round(100 * DEFAULT_PARITY),
         "any_experiment": bool(store.experiments(ws(), project_id)),
+        "select_error": "",
     }  # fmt: skip
+    if wanted and selected is not None and selected["id"] != wanted:
+        ctx["select_error"] = (
+            f"Experiment {wanted!r} cannot be exported: it does not exist, its training has not "
+            f"completed, or it has no checkpoint. Showing {selected['name']} instead."
+        )
     if selected:
         ctx["rows"] = _rows(project_id, selected["id"])
         ctx["defaults"] = selectors.default_settings(project_id, selected)

@@ -9,12 +9,17 @@ a damaged file shows as damaged instead of breaking the page.
 from __future__ import annotations
 
 from apps.core.workspace import ws
-from apps.projects.models import Project
+from apps.projects.models import Project, ProjectMember
 from studio.storage import project_store
 from studio.storage.project_store import ProjectOnDisk
 
 
 def mirror_project(found: ProjectOnDisk) -> None:
+    """Upsert the project row and replace its member rows with the JSON's ``members``.
+
+    A damaged project keeps the member rows it had (the last known members), so its
+    members still see it flagged as damaged; after a full rebuild it has none (staff only).
+    """
     if found.project is None:
         Project.objects.update_or_create(
             id=found.id,
@@ -43,6 +48,10 @@ def mirror_project(found: ProjectOnDisk) -> None:
             "damage_reason": "",
             "json_mtime_ns": found.mtime_ns,
         },
+    )
+    ProjectMember.objects.filter(project_id=p.id).delete()
+    ProjectMember.objects.bulk_create(
+        ProjectMember(project_id=p.id, username=m.username, role=m.role.value) for m in p.members
     )
 
 

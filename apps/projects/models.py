@@ -28,3 +28,24 @@ class Project(models.Model):
             return TASKS[TaskType(self.task)].label
         except ValueError:
             return self.task or "Unknown task"
+
+
+class ProjectMember(models.Model):
+    """Mirror of one ``project.json`` ``members`` entry (rebuilt with its project row).
+
+    Keyed by user name, as in the JSON: the workspace may outlive (or be shared by) several
+    databases, so it cannot hold user ids. A member whose user does not exist has no effect.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="members")
+    username = models.CharField(max_length=150, db_index=True)
+    role = models.CharField(max_length=16)
+
+    class Meta:
+        ordering = ["project_id", "username"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "username"], name="unique_project_member")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} ({self.role}) in {self.project_id}"

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from apps.core.workspace import ws
+from apps.projects.access import visible_project_ids
 from apps.projects.mirror import mirror_project, projects_sync
 from apps.projects.models import Project
 from studio.errors import Damaged, NotFound
 from studio.storage import project_store
 from studio.storage.paths import check_id
+from studio.storage.schemas import ProjectMember
 
 
-def project_list() -> QuerySet[Project]:
+def project_list(user: Any = None) -> QuerySet[Project]:
+    """Every project, or with ``user`` only those it may see (member, or staff: all)."""
     projects_sync()
-    return Project.objects.all()
+    qs = Project.objects.all()
+    if user is not None:
+        visible = visible_project_ids(user)
+        if visible is not None:
+            qs = qs.filter(id__in=visible)
+    return qs
+
+
+def member_list(project_id: str) -> list[ProjectMember]:
+    """The project's members from its JSON, by user name."""
+    return sorted(project_store.load(ws(), project_id).members, key=lambda m: m.username)
 
 
 def project_get(project_id: str) -> Project:

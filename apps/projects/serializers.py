@@ -41,3 +41,12 @@ class ProjectUpdateSerializer(serializers.Serializer[Any]):
         if not attrs:
             raise serializers.ValidationError({"name": ["Give a name or a description to change."]})
         return attrs
+
+
+class MemberSerializer(serializers.Serializer[Any]):
+    username = serializers.CharField()
+    role = serializers.ChoiceField(choices=["viewer", "editor", "owner"])
+
+
+class MemberRoleSerializer(serializers.Serializer[Any]):
+    role = serializers.ChoiceField(choices=["viewer", "editor", "owner"])

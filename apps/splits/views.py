@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import escape
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from apps.core.workspace import ws
 from apps.projects import selectors as project_selectors
@@ -75,9 +76,7 @@ def splits_page(request: HttpRequest, project_id: str) -> HttpResponse:
 
 def _error(message: str, target: str) -> HttpResponse:
     response = HttpResponse(f'<p class="error">{escape(message)}</p>')
-    response["HX-Retarget"] = target
-    response["HX-Reswap"] = "innerHTML"
-    return response
+    return reswap(retarget(response, target), "innerHTML")
 
 
 @require_POST
@@ -86,9 +85,9 @@ def split_rename(request: HttpRequest, project_id: str, split_id: str) -> HttpRe
         services.split_rename(project_id, split_id, request.POST.get("name", ""))
     except StudioError as exc:
         return _error(exc.message, "#split-error")
-    response = HttpResponse()
-    response["HX-Redirect"] = reverse("splits-page", args=[project_id]) + f"?split={split_id}"
-    return response
+    return HttpResponseClientRedirect(
+        reverse("splits-page", args=[project_id]) + f"?split={split_id}"
+    )
 
 
 @require_POST
@@ -97,6 +96,4 @@ def split_delete(request: HttpRequest, project_id: str, split_id: str) -> HttpRe
         services.split_delete(project_id, split_id)
     except StudioError as exc:
         return _error(exc.message, "#split-error")
-    response = HttpResponse()
-    response["HX-Redirect"] = reverse("splits-page", args=[project_id])
-    return response
+    return HttpResponseClientRedirect(reverse("splits-page", args=[project_id]))

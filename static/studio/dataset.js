@@ -1,5 +1,7 @@
 // The Dataset page: import dialog (API + job SSE), image viewer (← → Esc), class chart.
-// Registered before Alpine starts (this file is deferred ahead of alpine.min.js).
+// Registered before Alpine starts (this file is deferred ahead of alpine-csp.min.js). Alpine's
+// CSP build evaluates the templates' expressions without eval, so anything beyond property
+// access, operators and method calls (template strings, globals, `new`) lives here as a method.
 document.addEventListener("alpine:init", () => {
   const TERMINAL = ["succeeded", "failed", "cancelled", "interrupted"];
 
@@ -31,12 +33,25 @@ document.addEventListener("alpine:init", () => {
     viewerError: "",
     resized: 0,
     chart: null,
+    // filters: the one selected class (the class menu is bound to it with x-model, the
+    // sidebar reads it) and the sidebar's counts, of the subset the grid shows
+    selectedClass: "",
+    sideCounts: { counts: {}, total: 0, subset: "" },
 
     init() {
       this.project = this.$el.dataset.project;
       this.csrf = this.$el.dataset.csrf;
       this.reportUrl = this.$el.dataset.reportUrl;
       this.format = this.$el.dataset.defaultFormat || this.format; // the task's usual format
+      this.selectedClass = this.$el.dataset.class || "";
+      this.readSideCounts();
+      // Every grid swap (filter, page, history) brings the counts of its subset along.
+      document.body.addEventListener("htmx:afterSwap", (ev) => {
+        if (ev.detail.target && ev.detail.target.id === "grid") {
+          this.readSideCounts();
+          this.drawChart();
+        }
+      });
       this.drawChart();
       new MutationObserver(() => this.drawChart()).observe(document.documentElement, {
         attributes: true, attributeFilter: ["data-theme"],
@@ -47,8 +62,30 @@ document.addEventListener("alpine:init", () => {
     filterClass(value) {
       const form = document.getElementById("grid-filters");
       if (!form) return;
-      form.querySelector("select[name=class]").value = value;
+      this.selectedClass = value;
+      const select = form.querySelector("select[name=class]");
+      if (select) select.value = value; // x-model updates it too, but only on the next tick
       htmx.trigger(form, "change");
+    },
+    isClass(value) {
+      return this.selectedClass === value;
+    },
+    itemClass(value) {
+      return { active: this.selectedClass === value };
+    },
+    readSideCounts() {
+      const el = document.getElementById("side-counts");
+      if (el && el.dataset.counts) this.sideCounts = JSON.parse(el.dataset.counts);
+    },
+    countOf(value) {
+      if (value === "") return this.sideCounts.total;
+      return this.sideCounts.counts[value] || 0;
+    },
+    optionText(option) {
+      return `${option.dataset.label} (${this.countOf(option.value)})`;
+    },
+    scopeText() {
+      return this.sideCounts.subset ? `Counts in ${this.sideCounts.subset}` : "Counts in the whole dataset";
     },
 
     // ---- import ---------------------------------------------------------
@@ -65,7 +102,7 @@ document.addEventListener("alpine:init", () => {
       this.phase = "form";
       Object.assign(this, { error: "", status: "", done: 0, total: 0, message: "", jobId: "", importId: "" });
       const slot = document.getElementById("import-report");
-      if (slot) slot.innerHTML = "";
+      if (slot) slot.replaceChildren();
     },
     async submitImport() {
       this.error = "";
@@ -219,9 +256,25 @@ document.addEventListener("alpine:init", () => {
       return Math.max(0.01, Math.min(w / this.image.width, h / this.image.height, 16));
     },
     canvasStyle() {
-      if (!this.image) return "";
+      if (!this.image) return {};
       const s = this.scale();
-      return `width: ${Math.round(this.image.width * s)}px; height: ${Math.round(this.image.height * s)}px`;
+      return { width: `${Math.round(this.image.width * s)}px`, height: `${Math.round(this.image.height * s)}px` };
+    },
+    viewBox() {
+      return this.image ? `0 0 ${this.image.width} ${this.image.height}` : "0 0 1 1";
+    },
+    positionText() {
+      return `${this.index + 1} of ${this.count()} on this page`;
+    },
+    // The Label row shows for classified images and for images without any target.
+    showsLabel() {
+      return Boolean(Object.keys(this.image.classes).length || !this.image.target_names.length);
+    },
+    sizeText() {
+      return this.image ? `${this.image.width} × ${this.image.height} px` : "";
+    },
+    importedText() {
+      return this.image ? new Date(this.image.imported_at).toLocaleString() : "";
     },
     labelColor() {
       if (!this.image || this.image.annotations.label == null) return "var(--muted)";
@@ -245,14 +298,23 @@ document.addEventListener("alpine:init", () => {
       }
       return out;
     },
-    // SVG markup of the shapes: a <template x-for> inside <svg> is an SVG element without
-    // .content, which Alpine cannot clone, so the overlay is rendered as one string.
-    shapesSvg() {
-      const num = (v) => (Number.isFinite(Number(v)) ? Number(v) : 0);
+    // The overlay's shapes, built as SVG elements (x-effect re-runs it when the image changes):
+    // a <template x-for> inside <svg> is an SVG element without .content, which Alpine cannot
+    // clone, and markup strings (x-html / innerHTML) are what an XSS needs, so neither is used.
+    drawShapes() {
+      const svg = this.$refs.overlay;
+      if (!svg) return;
+      const num = (v) => (Number.isFinite(Number(v)) ? String(Number(v)) : "0");
       const color = (c) => (/^#[0-9a-fA-F]{3,8}$/.test(c) ? c : "#ffff00");
-      return this.shapes().map((s) => (s.kind === "box"
-        ? `<rect x="${num(s.x)}" y="${num(s.y)}" width="${num(s.w)}" height="${num(s.h)}" stroke="${color(s.color)}" fill="none" vector-effect="non-scaling-stroke"></rect>`
-        : `<polygon points="${s.points.split(/[ ,]/).map(num).join(" ")}" stroke="${color(s.color)}" fill="${color(s.color)}" fill-opacity="0.25" vector-effect="non-scaling-stroke"></polygon>`)).join("");
+      const nodes = this.shapes().map((s) => {
+        const attrs = s.kind === "box"
+          ? { x: num(s.x), y: num(s.y), width: num(s.w), height: num(s.h), stroke: color(s.color), fill: "none" }
+          : { points: s.points.split(/[ ,]/).map(num).join(" "), stroke: color(s.color), fill: color(s.color), "fill-opacity": "0.25" };
+        const node = document.createElementNS("http://www.w3.org/2000/svg", s.kind === "box" ? "rect" : "polygon");
+        for (const [name, value] of Object.entries({ ...attrs, "vector-effect": "non-scaling-stroke" })) node.setAttribute(name, value);
+        return node;
+      });
+      svg.replaceChildren(...nodes);
     },
     targetsText() {
       const t = this.image.annotations.target || [];
@@ -277,7 +339,8 @@ document.addEventListener("alpine:init", () => {
       if (this.chart) this.chart.destroy();
       this.chart = new Chart(canvas, {
         type: "bar",
-        data: { labels: data.labels, datasets: [{ label: "Images", data: data.counts, backgroundColor: data.colors }] },
+        // the counts of the subset the grid shows, like the class list beside it
+        data: { labels: data.labels, datasets: [{ label: "Images", data: data.ids.map((id) => this.countOf(String(id))), backgroundColor: data.colors }] },
         options: {
           indexAxis: "y", responsive: true, maintainAspectRatio: false, animation: false,
           plugins: { legend: { display: false } },

@@ -2,7 +2,7 @@
 // entry in the page's task table and the methods its template uses. Loaded with the page
 // (deferred, before Alpine starts); evaluation.js merges it into the page component.
 (window.StudioEvaluationTasks = window.StudioEvaluationTasks || {}).anomaly_detection = (shared) => {
-  const { charts, chartColors } = shared;
+  const { charts, chartColors, F } = shared;
   // The threshold memo: live() is asked many times per render for the same threshold.
   let liveKey = "";
   let liveValue = null;
@@ -49,6 +49,39 @@
         let best = 0;
         this.thresholds.forEach((t, i) => { if (Math.abs(t - value) < Math.abs(this.thresholds[best] - value)) best = i; });
         this.thresholdIndex = best;
+      },
+      maxThresholdIndex() {
+        return Math.max(0, this.thresholds.length - 1);
+      },
+      useThreshold(value) { // a threshold button: move the slider there
+        this.setThreshold(value);
+        this.thresholdChanged();
+      },
+      // The threshold buttons' texts: the evaluation's own, best F1 and Youden's J of this view,
+      // and the stored one (the evaluation's threshold over all evaluated images).
+      markText(kind) {
+        const c = this.current();
+        if (kind === "evaluation") return `Evaluation's threshold ${F.value("threshold", c.threshold)}`;
+        if (kind === "best_f1") return `Best F1 here ${F.value("threshold", c.best_f1_threshold)}`;
+        if (kind === "youden") return `Youden's J here ${F.value("threshold", c.youden_threshold)}`;
+        return `Evaluation's threshold ${F.value("threshold", this.aggregate().anomaly.all.threshold)}:`;
+      },
+      markTitle(kind) {
+        const on = this.viewLabel(this.view);
+        return kind === "best_f1"
+          ? `The threshold with the highest F1 on ${on}`
+          : `Youden's J: the threshold with the largest TPR − FPR on ${on}`;
+      },
+      anomalyCellTitle(i, j) {
+        const kind = ["true negatives", "false alarms", "missed anomalies", "anomalies caught"][2 * i + j];
+        return `${kind}: ${this.live().matrix[i][j]}`;
+      },
+      anomalyResultTitle(r) {
+        const verdict = this.anomalous(r) ? "flagged anomalous" : "passed as good";
+        return `${r.file_name}: ${r.true_class}, score ${F.value("score", r.score)} → ${verdict}`;
+      },
+      thresholdText() { // the slider's threshold, as the vocabulary writes thresholds
+        return F.value("threshold", this.threshold());
       },
       thresholdChanged() { // the slider was released: a verdict filter follows the threshold
         if (this.filters.verdict && this.open) this.filtersChanged();
@@ -109,7 +142,7 @@
           type: "scatter",
           data: {
             datasets: [
-              { label: `ROC (AUROC ${this.fixed(m.auroc)})`, data: m.roc.map((p) => ({ x: p.fpr, y: p.tpr, t: p.threshold })),
+              { label: `ROC (${F.label("auroc")} ${F.value("auroc", m.auroc)})`, data: m.roc.map((p) => ({ x: p.fpr, y: p.tpr, t: p.threshold })),
                 showLine: true, borderColor: c.primary, backgroundColor: c.primary, pointRadius: 0, borderWidth: 2, order: 2 },
               { label: "Chance", data: [{ x: 0, y: 0 }, { x: 1, y: 1 }], showLine: true, borderColor: c.muted,
                 borderDash: [5, 5], borderWidth: 1, pointRadius: 0, order: 3 },
@@ -123,15 +156,15 @@
               legend: { labels: { color: c.text, filter: (item) => item.datasetIndex !== 1, sort: (a, b) => a.datasetIndex - b.datasetIndex } },
               tooltip: { callbacks: { label: (ctx) => {
                 const d = ctx.raw;
-                const at = d.t !== undefined ? ` at threshold ${d.t.toFixed(4)}` : ctx.datasetIndex === 2 ? ` at threshold ${this.threshold().toFixed(4)}` : "";
-                return `FPR ${(100 * d.x).toFixed(1)} %, TPR ${(100 * d.y).toFixed(1)} %${at}`;
+                const at = d.t !== undefined ? ` at threshold ${F.value("threshold", d.t)}` : ctx.datasetIndex === 2 ? ` at threshold ${F.value("threshold", this.threshold())}` : "";
+                return `${F.short("fpr")} ${F.value("fpr", d.x)}, ${F.short("tpr")} ${F.value("tpr", d.y)}${at}`;
               } } },
             },
             scales: {
               x: { min: 0, max: 1, title: { display: true, text: "false positive rate (good images flagged)", color: c.text },
-                ticks: { color: c.text, callback: (v) => `${Math.round(v * 100)} %` }, grid: { color: c.grid } },
+                ticks: { color: c.text, callback: F.ticks("fpr") }, grid: { color: c.grid } },
               y: { min: 0, max: 1, title: { display: true, text: "true positive rate (anomalies caught)", color: c.text },
-                ticks: { color: c.text, callback: (v) => `${Math.round(v * 100)} %` }, grid: { color: c.grid } },
+                ticks: { color: c.text, callback: F.ticks("fpr") }, grid: { color: c.grid } },
             },
           },
         });

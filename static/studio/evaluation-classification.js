@@ -2,11 +2,11 @@
 // entry in the page's task table and the methods its template uses. Loaded with the page
 // (deferred, before Alpine starts); evaluation.js merges it into the page component.
 (window.StudioEvaluationTasks = window.StudioEvaluationTasks || {}).classification = (shared) => {
-  const { charts, chartColors, EMPTY_FILTERS } = shared;
+  const { charts, chartColors, EMPTY_FILTERS, F } = shared;
   return {
     spec: {
       views: (agg) => ({ all: agg.overall, ...agg.subsets }),
-      summary: (page, agg) => `${agg.overall.count} images, accuracy ${page.pct(agg.overall.accuracy)}`,
+      summary: (page, agg) => `${agg.overall.count} images, ${page.headlineText(["accuracy", agg.overall.accuracy])}`,
       draw: (page) => page.drawClassChart(),
       sort: "",
       open: false,
@@ -33,7 +33,7 @@
       cellTitle(i, j) {
         const names = this.aggregate().class_names;
         const n = this.metrics().confusion_matrix[i][j];
-        return `true ${names[i]} → predicted ${names[j]}: ${n} image${n === 1 ? "" : "s"} (${(100 * this.cellShare(i, j)).toFixed(0)} % of ${names[i]})`;
+        return `true ${names[i]} → predicted ${names[j]}: ${n} image${n === 1 ? "" : "s"} (${F.value("recall", this.cellShare(i, j))} of ${names[i]})`;
       },
       isSelectedCell(i, j) {
         const ids = this.aggregate().class_ids;
@@ -57,7 +57,7 @@
         const m = this.metrics();
         if (!canvas || !m) return;
         const c = chartColors();
-        const series = [["Precision", "precision", c.primary], ["Recall", "recall", c.warn], ["F1", "f1", c.ok]];
+        const series = [["precision", c.primary], ["recall", c.warn], ["f1", c.ok]].map(([key, color]) => [F.short(key), key, color]);
         charts.classes = new window.Chart(canvas, {
           type: "bar",
           data: {
@@ -70,11 +70,11 @@
             responsive: true, maintainAspectRatio: false, animation: false,
             plugins: {
               legend: { labels: { color: c.text } },
-              tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${(100 * ctx.parsed.y).toFixed(1)} %` } },
+              tooltip: { callbacks: { label: (ctx) => `${F.label(series[ctx.datasetIndex][1])}: ${F.value(series[ctx.datasetIndex][1], ctx.parsed.y)}` } },
             },
             scales: {
               x: { ticks: { color: c.text, autoSkip: false, maxRotation: 60 }, grid: { color: c.grid } },
-              y: { min: 0, max: 1, ticks: { color: c.text, callback: (v) => `${Math.round(v * 100)} %` }, grid: { color: c.grid } },
+              y: { min: 0, max: 1, ticks: { color: c.text, callback: F.ticks("f1") }, grid: { color: c.grid } },
             },
           },
         });

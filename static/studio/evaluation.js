@@ -15,12 +15,8 @@ document.addEventListener("alpine:init", () => {
   const SUBSETS = ["train", "val", "test"];
   const LABELS = { train: "Train", val: "Validation", test: "Test", all: "All" };
   const PAGE_SIZE = 48;
-  // headline metric -> [label, share (0-1)?]; a share reads as a percentage (accuracy) or
-  // three decimals (AUROC), a value in the task's units gets three significant digits
-  const HEADLINES = {
-    accuracy: ["accuracy", true], auroc: ["AUROC", true], average_precision: ["average precision", true],
-    f1: ["F1", true], mae: ["MAE", false], rmse: ["RMSE", false], mse: ["MSE", false], r2: ["R²", true],
-  };
+  // metric labels and number formats: the one vocabulary of static/studio/format.js
+  const F = window.StudioFormat;
   const EMPTY_FILTERS = { correct: "", true_class: "", pred_class: "", verdict: "", subset: "" };
 
   function cssVar(name, fallback) {
@@ -43,12 +39,9 @@ document.addEventListener("alpine:init", () => {
     return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
   }
 
-  // three significant digits, trailing zeros kept (3.50, 0.0123, 123)
+  // a value in the targets' units: the vocabulary's "error" kind (3 significant digits)
   function sig(v) {
-    if (v === null || v === undefined) return "–";
-    if (v === 0 || !Number.isFinite(v)) return String(v);
-    const decimals = Math.min(8, Math.max(0, 2 - Math.floor(Math.log10(Math.abs(v)))));
-    return v.toFixed(decimals);
+    return F.value("mae", v);
   }
 
   // ---- per-task behaviour ------------------------------------------------
@@ -77,7 +70,7 @@ document.addEventListener("alpine:init", () => {
     }
 
     // each task's spec, data and methods (its template part calls them)
-    const shared = { charts, chartColors, cssVar, sig, EMPTY_FILTERS };
+    const shared = { charts, chartColors, cssVar, sig, EMPTY_FILTERS, F };
     const TASKS = {};
     const extras = {};
     for (const [name, factory] of Object.entries(FACTORIES)) {
@@ -110,6 +103,8 @@ document.addEventListener("alpine:init", () => {
       loading: false,
       resultsError: "",
       detail: null,
+      detailIndex: -1,
+      stepping: false,
 
       init() {
         const data = JSON.parse(document.getElementById("ev-initial").textContent);
@@ -164,11 +159,21 @@ document.addEventListener("alpine:init", () => {
       subsetLabel(s) {
         return LABELS[s] || s;
       },
+      // ---- metric names and numbers: one vocabulary for every page (static/studio/format.js)
+      metricLabel(name) {
+        return F.label(name);
+      },
+      metricShort(name) {
+        return F.short(name);
+      },
+      metricValue(name, v) {
+        return F.value(name, v);
+      },
       num(v) {
         return (100 * v).toFixed(1);
       },
-      pct(v) {
-        return v === null || v === undefined ? "–" : `${(100 * v).toFixed(1)} %`;
+      pct(v) { // a probability or confidence: a share
+        return F.value("probability", v);
       },
       fixed(v, digits = 3) {
         return v === null || v === undefined ? "–" : v.toFixed(digits);
@@ -178,15 +183,29 @@ document.addEventListener("alpine:init", () => {
       },
       headlineText(headline) {
         const [name, value] = headline || ["", null];
-        const [label, share] = HEADLINES[name] || [name.replace(/_/g, " "), false];
-        if (value === null || value === undefined) return `${label} n/a`;
-        if (name === "accuracy") return `${label} ${this.pct(value)}`;
-        return `${label} ${share ? value.toFixed(3) : sig(value)}`;
+        if (value === null || value === undefined) return `${F.label(name)} n/a`;
+        return `${F.label(name)} ${F.value(name, value)}`;
       },
       checkpointLabel(c) {
         const tags = [c.best && "best", c.last && "last"].filter(Boolean).join(", ");
         const when = new Date(c.modified).toLocaleString();
         return `${c.name}${tags ? ` (${tags})` : ""} · ${humanBytes(c.size)} · ${when}`;
+      },
+      // ---- small helpers of the templates (Alpine's CSP build: no template strings, no globals)
+      str(v) {
+        return String(v);
+      },
+      widthStyle(fraction, min = 0) {
+        return { width: `${Math.max(min, 100 * fraction)}%` };
+      },
+      leftStyle(fraction) {
+        return { left: `${100 * fraction}%` };
+      },
+      subsetText(s) {
+        return `${this.subsetLabel(s)} (${this.splitSizes[s] || 0})`;
+      },
+      failureText() {
+        return this.evaluation.error || `The evaluation ${this.evaluation.status}.`;
       },
       percent() {
         return this.progress.total ? Math.round((100 * this.progress.done) / this.progress.total) : 0;
@@ -406,8 +425,53 @@ document.addEventListener("alpine:init", () => {
           if (mine === sequence) this.loading = false;
         }
       },
+      csvLabel() {
+        return this.hasFilters() ? "Download CSV (filtered)" : "Download CSV";
+      },
+      csvTitle() {
+        return this.hasFilters() ? `Only the ${this.count} image${this.count === 1 ? "" : "s"} that match the filters` : "Every evaluated image";
+      },
+
+      // ---- the detail view: ← → step through the results, across pages; Esc closes
       openDetail(r) {
         this.detail = r;
+        this.detailIndex = this.results.indexOf(r);
+      },
+      closeDetail() {
+        this.detail = null;
+      },
+      canStep(delta) {
+        const next = this.detailIndex + delta;
+        if (next >= 0 && next < this.results.length) return true;
+        return delta > 0 ? this.page < this.pages : this.page > 1;
+      },
+      async stepDetail(delta) {
+        if (this.stepping || !this.detail) return;
+        const next = this.detailIndex + delta;
+        if (next >= 0 && next < this.results.length) {
+          this.openDetail(this.results[next]);
+          return;
+        }
+        if (!this.canStep(delta)) return;
+        this.stepping = true; // one page load at a time, however fast the key repeats
+        try {
+          this.page += delta;
+          await this.loadResults();
+          if (this.detail && this.results.length) this.openDetail(this.results[delta > 0 ? 0 : this.results.length - 1]);
+        } finally {
+          this.stepping = false;
+        }
+      },
+      detailKey(ev) {
+        if (!this.detail) return;
+        if (ev.key === "ArrowRight") { ev.preventDefault(); this.stepDetail(1); }
+        else if (ev.key === "ArrowLeft") { ev.preventDefault(); this.stepDetail(-1); }
+        else if (ev.key === "Escape") this.closeDetail();
+      },
+      detailPosition() {
+        if (!this.detail) return "";
+        const n = (this.page - 1) * PAGE_SIZE + this.detailIndex + 1;
+        return `${n} of ${this.count}`;
       },
     }, extras);
   });

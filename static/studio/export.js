@@ -23,7 +23,7 @@
       running: false, phase: "idle", done: 0, total: 0, message: "", error: "",
       result: null, listError: "",
       dragging: false, preview: null, prediction: null, trying: false, tryError: "",
-      events: null,
+      events: null, parityThreshold: "",
 
       init() {
         const d = this.$el.dataset;
@@ -32,6 +32,7 @@
         this.csrf = d.csrf;
         this.listUrl = d.listUrl;
         this.opset = Number(d.opsetDefault) || 17;
+        this.parityThreshold = d.parityThreshold;
         const defaults = document.getElementById("export-defaults");
         this.defaults = defaults ? JSON.parse(defaults.textContent) || {} : {};
         const select = this.$el.querySelector("[data-testid=checkpoint-select]");
@@ -162,7 +163,24 @@
         return s.threshold ? ` · threshold ${s.threshold} (${this.sourceText(s.threshold_source)})` : "";
       },
 
-      // ---- formatting ---------------------------------------------------
+      // ---- formatting (Alpine's CSP build has no template strings or globals) ----
+      resultHead(r) {
+        const opset = r.opset ? ` · opset ${r.opset}` : "";
+        return `${r.format.toUpperCase()} · ${r.checkpoint}${opset}${this.thresholdText(r)}`;
+      },
+      numericHint(n) {
+        return `${n.images} ${n.source} images, rtol ${n.rtol}, atol ${+n.atol.toPrecision(3)}`;
+      },
+      parityHint(parity) {
+        return parity ? `${parity.images} ${parity.subset} images (needs ${this.parityThreshold} %)` : "no images";
+      },
+      downloadText(r) {
+        return `⬇ Download ${r.download_name} (${this.fmtSize(r.size)})`;
+      },
+      // A bar at least 1 % wide, so a tiny probability or score is still visible.
+      barStyle(fraction) {
+        return { width: `${Math.max(1, 100 * fraction)}%` };
+      },
       capitalize(text) {
         return text ? text.charAt(0).toUpperCase() + text.slice(1) : "";
       },
@@ -178,8 +196,12 @@
         if (r.status !== "completed") return `Export ${r.status}`;
         return r.validation && r.validation.passed ? "✓ Validation passed" : "✗ Validation failed";
       },
+      // shares (parity agreement, probabilities) and scores: the one vocabulary (format.js)
       pct(v) {
-        return `${(100 * v).toFixed(v >= 0.9995 || v === 0 ? 0 : 1)} %`;
+        return window.StudioFormat.value("agreement", v);
+      },
+      metricValue(name, v) {
+        return window.StudioFormat.value(name, v);
       },
       fmtDiff(v) {
         return v === 0 ? "0" : Number(v).toExponential(2);
@@ -191,7 +213,8 @@
       },
       accuracies(parity) {
         if (!parity || parity.accuracy_reference === null) return "no labelled images";
-        return `PyTorch ${(100 * parity.accuracy_reference).toFixed(1)} % → export ${(100 * parity.accuracy_export).toFixed(1)} %`;
+        const F = window.StudioFormat;
+        return `PyTorch ${F.value("accuracy", parity.accuracy_reference)} → export ${F.value("accuracy", parity.accuracy_export)}`;
       },
       fmtSize(bytes) {
         if (!bytes && bytes !== 0) return "";

@@ -46,26 +46,44 @@
     attributeFilter: ["data-theme"],
   });
 
-  /** Move one ratio to `value` (integer %), share the difference between the other two
-   *  in proportion to their current values; train never drops below 1 %. */
+  const DEFAULT_PCT = { train: 80, val: 10, test: 10 };
+  const MIN_PCT = { train: 1, val: 0, test: 0 };
+  // Who takes up the difference when one ratio changes, in order: changing val or test
+  // moves train (then the other one, if train would drop below 1 %); changing train moves
+  // test (then val, once test is at 0). The changed value itself is kept exactly.
+  const ABSORBERS = { train: ["test", "val"], val: ["train", "test"], test: ["train", "val"] };
+
+  /** Set one ratio to `value` (integer %); the others change by the rule above so the
+   *  three always sum to 100. Train stays in 1..100, val and test in 0..99. */
   function rebalance(pct, key, value) {
     const out = { ...pct };
-    const min = key === "train" ? 1 : 0;
-    const max = key === "train" ? 100 : 99;
+    const min = MIN_PCT[key];
+    const max = 100 - KEYS.filter((k) => k !== key).reduce((sum, k) => sum + MIN_PCT[k], 0);
     const v = Math.min(max, Math.max(min, Math.round(Number(value) || 0)));
-    const [a, b] = KEYS.filter((k) => k !== key);
-    const rest = 100 - v;
-    const sum = out[a] + out[b];
-    let va = sum > 0 ? Math.round((rest * out[a]) / sum) : Math.ceil(rest / 2);
-    let vb = rest - va;
-    if (a === "train" && va < 1) { va = 1; vb = rest - 1; }
-    if (b === "train" && vb < 1) { vb = 1; va = rest - 1; }
+    const [first, second] = ABSORBERS[key];
     out[key] = v;
-    out[a] = va;
-    out[b] = vb;
+    out[first] = 100 - v - out[second];
+    if (out[first] < MIN_PCT[first]) {
+      out[first] = MIN_PCT[first];
+      out[second] = 100 - v - out[first];
+    }
+    return out;
+  }
+
+  /** Largest-remainder apportionment of n images by integer percentages (ties: train,
+   *  val, test): the rule the server's split uses for the global subset sizes. */
+  function apportion(n, pct) {
+    const exact = KEYS.map((k) => (n * pct[k]) / 100);
+    const counts = exact.map((x) => Math.floor(x + 1e-9));
+    const order = [0, 1, 2].sort((a, b) => (exact[b] - counts[b]) - (exact[a] - counts[a]) || a - b);
+    const left = n - counts.reduce((a, b) => a + b, 0);
+    order.slice(0, left).forEach((i) => { counts[i] += 1; });
+    const out = {};
+    KEYS.forEach((k, i) => { out[k] = counts[i]; });
     return out;
   }
   window.studioSplitRebalance = rebalance; // exposed for tests
+  window.studioSplitApportion = apportion;
 
   document.addEventListener("alpine:init", () => {
     window.Alpine.data("splitForm", () => {
@@ -75,7 +93,7 @@
       return {
         keys: KEYS,
         labels: LABELS,
-        pct: { train: 80, val: 10, test: 10 },
+        pct: { ...DEFAULT_PCT },
         seed: 0,
         name: "",
         preview: null,
@@ -90,15 +108,44 @@
         cfg(name) {
           return this.$root.dataset[name];
         },
+        // The preview's own count once it matches the sliders; until then the same
+        // largest-remainder rounding the split uses (so the two never disagree).
+        current() {
+          const p = this.preview;
+          return Boolean(p && KEYS.every((k) => Math.round(p.ratios[k] * 100) === this.pct[k]));
+        },
         expected(key) {
-          return Math.round((Number(this.cfg("images")) * this.pct[key]) / 100);
+          if (this.current()) return this.preview.sizes[key];
+          return apportion(Number(this.cfg("images")), this.pct)[key];
+        },
+        countText(key) {
+          const n = this.expected(key);
+          return `${this.current() ? "" : "≈ "}${n} image${n === 1 ? "" : "s"}`;
+        },
+        warnings() {
+          return this.preview && this.current() ? this.preview.warnings : [];
+        },
+        warningKey(w) {
+          return `${w.code}:${w.group || ""}:${w.message}`;
+        },
+        isDefault() {
+          return KEYS.every((k) => this.pct[k] === DEFAULT_PCT[k]);
+        },
+        reset() {
+          this.pct = { ...DEFAULT_PCT };
+          this.schedule();
         },
         share(n, total) {
           return total ? `(${Math.round((100 * n) / total)} %)` : "";
         },
         setRatio(key, value) {
+          if (value === "" || value === null) return; // a number box being cleared to retype
           this.pct = rebalance(this.pct, key, value);
           this.schedule();
+        },
+        // On leaving a number box, show the value actually kept (e.g. 150 → 99, "" → back).
+        settle(ev, key) {
+          ev.target.value = this.pct[key];
         },
         randomSeed() {
           const buf = new Uint32Array(1);

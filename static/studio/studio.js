@@ -8,6 +8,19 @@ document.addEventListener("alpine:init", () => {
       localStorage.setItem("studio-theme", this.mode);
     },
   }));
+
+  // The Projects page: the "New project" modal (the list itself is swapped by HTMX).
+  Alpine.data("projectsPage", () => ({
+    creating: false,
+    openCreate() {
+      this.creating = true;
+      this.$nextTick(() => this.$refs.name.focus());
+    },
+    created() {
+      this.creating = false;
+      this.$refs.createForm.reset();
+    },
+  }));
 });
 
 // A readable message when an HTMX request fails at the network or server level.

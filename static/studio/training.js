@@ -39,6 +39,19 @@
     return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
   }
 
+  // Axis ticks and tooltips follow the metric vocabulary (static/studio/format.js): each
+  // dataset carries its metric key; a y axis whose visible series are all shares reads in %.
+  function yTicks(value) {
+    const chart = this.chart;
+    const keys = chart.data.datasets.filter((ds, i) => chart.isDatasetVisible(i)).map((ds) => ds.metricKey);
+    const share = keys.length > 0 && keys.every((k) => window.StudioFormat.kind(k) === "share");
+    return window.StudioFormat.ticks(share ? keys[0] : "")(value);
+  }
+  const tooltipCallbacks = {
+    title: (items) => (items.length ? `epoch ${+items[0].parsed.x.toFixed(2)}` : ""),
+    label: (ctx) => `${window.StudioFormat.label(ctx.dataset.metricKey)}${ctx.dataset.suffix || ""}: ${window.StudioFormat.value(ctx.dataset.metricKey, ctx.parsed.y)}`,
+  };
+
   // Chart.js objects live outside Alpine's reactive proxies (proxies break Chart.js).
   function lineChart(canvas, yTitle) {
     const text = cssVar("--text", "#1d2330");
@@ -51,18 +64,19 @@
         maintainAspectRatio: false,
         animation: false,
         parsing: false,
-        plugins: { legend: { labels: { color: text, boxWidth: 12 } }, tooltip: { mode: "nearest", intersect: false } },
+        plugins: { legend: { labels: { color: text, boxWidth: 12 } }, tooltip: { mode: "nearest", intersect: false, callbacks: tooltipCallbacks } },
         scales: {
           x: { type: "linear", title: { display: true, text: "epoch", color: text }, ticks: { color: text }, grid: { color: grid } },
-          y: { title: { display: true, text: yTitle, color: text }, ticks: { color: text }, grid: { color: grid } },
+          y: { title: { display: true, text: yTitle, color: text }, ticks: { color: text, callback: yTicks }, grid: { color: grid } },
         },
       },
     });
   }
 
   document.addEventListener("alpine:init", () => {
-    // The selected run's live status and epochs, for its entry in the list.
-    window.Alpine.store("run", { status: "", epochs_done: null });
+    // The selected run's entry in the list reads this store; only the run panel writes it
+    // (syncStore), from the same experiment object and SSE events the panel shows.
+    window.Alpine.store("run", { status: "", epochs_done: null, metricText: "" });
 
     window.Alpine.data("trainingForm", () => {
       const data = jsonScript("training-form-data");
@@ -86,13 +100,71 @@
         errors: {},
         error: "",
         busy: false,
+        // the image size suggested per model from the images' median size (null: no images)
+        sizeHint: data.image_size_hint,
+        sizeTouched: false,
+        estimateText: "",
+        estimateError: "",
+        estimateTimer: null,
+        estimateSeq: 0,
         init() {
-          this.$watch("values.model", () => { if (!this.pretrainedAvailable) this.values.pretrained = false; });
+          this.$watch("values.model", () => {
+            if (!this.pretrainedAvailable) this.values.pretrained = false;
+            if (!this.sizeTouched && this.suggestedSize) this.values.image_size = this.suggestedSize;
+          });
           if (!this.pretrainedAvailable) this.values.pretrained = false;
+          if (this.suggestedSize) this.values.image_size = this.suggestedSize;
+          // a size typed by the user sticks when the model changes
+          this.$watch("values.image_size", (v) => { if (Number(v) !== this.suggestedSize) this.sizeTouched = true; });
+          ["values.model", "values.image_size", "values.batch_size", "values.epochs", "splitId"].forEach((key) => this.$watch(key, () => this.scheduleEstimate()));
+          this.scheduleEstimate();
+        },
+        get suggestedSize() {
+          return this.sizeHint ? this.sizeHint.per_model[this.values.model] || 0 : 0;
+        },
+        // why the image size is what it is (shown under the field)
+        sizeNote() {
+          const h = this.sizeHint;
+          if (!h || !this.suggestedSize) return "";
+          let text = `Suggested from your images' median size ${h.median_width}×${h.median_height}`;
+          const side = Math.sqrt(h.median_width * h.median_height);
+          const native = h.native[this.values.model];
+          if (side > native + 16 && this.suggestedSize === native) text += ` (capped at ${native} px, the size ${this.currentModel.label} was designed for)`;
+          else if (side < h.min) text += ` (raised to ${h.min} px, the smallest size these models handle well)`;
+          return Number(this.values.image_size) === this.suggestedSize ? `${text}.` : `${text}: ${this.suggestedSize} px.`;
+        },
+        // Ask the server how long an epoch takes on this machine (debounced; the newest answer wins).
+        scheduleEstimate() {
+          clearTimeout(this.estimateTimer);
+          this.estimateTimer = setTimeout(() => this.fetchEstimate(), 400);
+        },
+        async fetchEstimate() {
+          const el = this.$root;
+          const v = this.values;
+          const params = new URLSearchParams({ model: v.model, image_size: v.image_size, batch_size: v.batch_size });
+          if (this.splitId) params.set("split", this.splitId);
+          if (Number(v.epochs) >= 1) params.set("epochs", v.epochs);
+          const seq = (this.estimateSeq || 0) + 1;
+          this.estimateSeq = seq;
+          this.estimateError = "";
+          try {
+            const result = await api(`${el.dataset.estimateUrl}?${params}`, "GET", "");
+            if (seq !== this.estimateSeq) return;
+            this.estimateText = result.label;
+          } catch (err) {
+            if (seq !== this.estimateSeq) return;
+            this.estimateText = "";
+            this.estimateError = `No time estimate: ${err.message}`;
+          }
         },
         get currentModel() { return this.models.find((m) => m.key === this.values.model); },
         get pretrainedAvailable() { return !!(this.currentModel && this.currentModel.pretrained_available); },
         labelOf: humanize,
+        splitText(s) { return `${s.name} — ${s.train} train / ${s.val} val / ${s.test} test`; },
+        pretrainedNote() {
+          const label = this.currentModel ? this.currentModel.label : "this model";
+          return `Pretrained weights for ${label} are not on this machine and cannot be downloaded offline, so it will be trained from scratch. To use them, run “manage.py fetch_weights ${this.values.model}” on a machine with internet access (or import a weights file), then reload this page.`;
+        },
         formatParams(n) { return n >= 1e6 ? `${(n / 1e6).toFixed(1)} M parameters` : `${Math.round(n / 1e3)} k parameters`; },
         fieldError(key) { return (this.errors[key] || []).join(" "); },
         // Numbers typed into inputs arrive as strings; send numbers (or the raw text, so
@@ -153,11 +225,17 @@
         busy: false,
         actionError: "",
         hint: "",
+        // the status the hint belongs to: a hint is cleared when the status changes
+        hintStatus: "",
+        // throughput of the current run segment (a resume starts a new one): its first
+        // progress event, and images/s once a later one arrived (0 = not measured yet)
+        segment: null,
+        imagesPerS: 0,
         async init() {
           this.monitor = this.$root.dataset.monitor || (this.exp.best_metric && this.exp.best_metric.name) || "";
           this.mode = this.$root.dataset.monitorMode === "min" ? "min" : "max";
-          window.Alpine.store("run").status = this.exp.status;
-          window.Alpine.store("run").epochs_done = this.exp.epochs_done;
+          this.hintStatus = this.exp.status;
+          this.syncStore();
           this.drawCharts();
           new MutationObserver(() => this.drawCharts()).observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });
           try {
@@ -182,16 +260,48 @@
         get etaLabel() {
           const p = this.progress;
           if (!p || this.exp.status !== "running" || p.eta_s === undefined) return "";
-          return `${duration(p.eta_s)} left · ${p.images_per_s} images/s`;
+          const left = `${duration(p.eta_s)} left`;
+          return this.imagesPerS > 0 ? `${left} · ${this.imagesPerS.toFixed(this.imagesPerS < 10 ? 1 : 0)} images/s` : left;
         },
+        get warnings() { return this.exp.warnings || []; },
+        // finished runs with a checkpoint can be evaluated (the Evaluation page takes ?experiment=)
+        get evaluable() {
+          return !ACTIVE.includes(this.exp.status) && this.exp.status !== "draft" && !!(this.exp.best_checkpoint || this.exp.last_checkpoint);
+        },
+        evaluateUrl() { return `${this.$root.dataset.evaluationUrl}?experiment=${encodeURIComponent(this.exp.id)}`; },
         get finalMetrics() {
           return Object.entries(this.exp.final_metrics || {}).filter(([k]) => k !== "lr");
         },
-        fmt(v) { return typeof v === "number" ? (Math.abs(v) >= 100 ? v.toFixed(1) : v.toFixed(4)) : v; },
+        // the metric vocabulary (static/studio/format.js): one label and format on every page
+        metricLabel(k) { return window.StudioFormat.label(k); },
+        metricPhrase(k) { return window.StudioFormat.phrase(k); },
+        metricHelp(k) { return window.StudioFormat.help(k); },
+        metricValue(k, v) { return window.StudioFormat.value(k, v); },
         betterText() { return this.mode === "min" ? "lower is better" : "higher is better"; },
+        metricNote() {
+          const hidden = this.hiddenMetrics.map((k) => window.StudioFormat.short(k));
+          const others = hidden.length ? ` Other scales (${hidden.join(", ")}): click the legend.` : "";
+          return `The best checkpoint has the ${this.mode === "min" ? "lowest" : "highest"} ${window.StudioFormat.phrase(this.monitor)}.${others}`;
+        },
         setStatus(status) {
           this.exp.status = status;
-          window.Alpine.store("run").status = status;
+          if (status !== this.hintStatus) {
+            this.hint = ""; // "Stopped on request…" must not outlive the stop
+            this.hintStatus = status;
+          }
+          this.syncStore();
+        },
+        // the list entry of this run: status, epochs, best metric and val loss, from this.exp
+        syncStore() {
+          const store = window.Alpine.store("run");
+          const F = window.StudioFormat;
+          store.status = this.exp.status;
+          store.epochs_done = this.exp.epochs_done;
+          const best = this.exp.best_metric;
+          const valLoss = (this.exp.final_metrics || {}).val_loss;
+          let text = best ? `best: ${F.short(best.name)} ${F.value(best.name, best.value)}` : "";
+          if (best && typeof valLoss === "number") text += ` · ${F.short("val_loss")} ${F.value("val_loss", valLoss)}`;
+          store.metricText = text;
         },
         listen() {
           if (source) source.close();
@@ -203,16 +313,25 @@
             if (id) this.lastId = id;
             fn(JSON.parse(ev.data));
           });
-          on("queued", () => this.setStatus("queued"));
+          // a new run (start or resume): what the last one said about stopping is over
+          on("queued", () => { this.exp.stop_requested = false; this.setStatus("queued"); });
           on("preparing", (d) => { if (d.stage === "cache") this.preparing = d; });
-          on("training_started", (d) => { this.preparing = null; this.setStatus("running"); this.exp.epochs = d.epochs; });
+          on("training_started", (d) => { this.preparing = null; this.exp.stop_requested = false; this.setStatus("running"); this.exp.epochs = d.epochs; });
           on("progress", (d) => this.onProgress(d));
           on("epoch_end", (d) => this.onEpoch(d.metrics));
-          on("checkpoint_saved", (d) => { this.hint = `Saved ${d.kind} checkpoint (epoch ${d.epoch}).`; });
+          on("checkpoint_saved", (d) => {
+            if (d.kind === "best" && typeof d.value === "number") {
+              this.exp.best_metric = { name: d.metric, value: d.value, epoch: d.epoch };
+              this.syncStore();
+            }
+            this.hint = `Saved ${d.kind} checkpoint (epoch ${d.epoch}).`;
+          });
           on("cancel_requested", () => { this.exp.stop_requested = true; });
           on("finished", (d) => { this.setStatus("completed"); this.hint = `Training completed after ${d.epochs_done} epoch(s).`; });
-          on("stopped", (d) => { this.hint = d.reason || "Stopped."; });
+          on("stopped", (d) => { this.setStatus(d.status || "stopped"); this.hint = d.reason || "Stopped."; });
           JOB_END.forEach((type) => on(type, (d) => {
+            // the end of an earlier run, replayed after a resume: the current run goes on
+            if (d.run && (this.exp.jobs || []).length > d.run) return;
             if (type === "failed") { this.exp.error = d.error || d.reason || ""; this.setStatus("failed"); }
             this.refresh();
           }));
@@ -225,6 +344,7 @@
           this.preparing = null;
           if (this.exp.status === "queued") this.setStatus("running");
           this.progress = d;
+          this.measureThroughput(d);
           if (typeof d.loss === "number" && d.batches) {
             const x = d.epoch - 1 + d.batch / d.batches;
             while (this.batchPoints.length && this.batchPoints[this.batchPoints.length - 1].x >= x) this.batchPoints.pop();
@@ -232,21 +352,43 @@
             this.updateCharts();
           }
         },
+        // images/s over the current run segment, from the events' own times (right on a replay)
+        measureThroughput(d) {
+          const at = Date.parse(d.at);
+          if (!this.segment || this.segment.run !== d.run || d.done < this.segment.done) {
+            this.segment = { run: d.run, at, done: d.done };
+            this.imagesPerS = 0;
+            return;
+          }
+          const seconds = (at - this.segment.at) / 1000;
+          const batch = Number((this.exp.config || {}).batch_size) || 0;
+          if (seconds >= 1 && d.done > this.segment.done && batch) this.imagesPerS = ((d.done - this.segment.done) * batch) / seconds;
+        },
         onEpoch(row) {
           this.rows = this.rows.filter((r) => r.epoch < row.epoch).concat([row]);
           this.exp.epochs_done = row.epoch;
-          window.Alpine.store("run").epochs_done = row.epoch;
           const final = {};
           Object.entries(row).forEach(([k, v]) => { if (k !== "epoch" && k !== "time_s" && typeof v === "number") final[k] = v; });
           this.exp.final_metrics = final;
+          this.syncStore();
           this.updateCharts();
+          this.refreshWarnings();
+        },
+        // the server decides warnings (chance level…) from the finished epochs
+        async refreshWarnings() {
+          if (this.exp.epochs_done < 2) return;
+          try {
+            const exp = await api(this.$root.dataset.url, "GET", "");
+            this.exp.warnings = exp.warnings;
+          } catch (err) {
+            // the next epoch tries again; the panel keeps what it shows
+          }
         },
         async refresh() {
           try {
             const exp = await api(this.$root.dataset.url, "GET", "");
             this.exp = exp;
             this.setStatus(exp.status);
-            window.Alpine.store("run").epochs_done = exp.epochs_done;
             if (!ACTIVE.includes(exp.status) && source) { source.close(); source = null; }
             this.rows = await api(exp.metrics_url, "GET", "");
             this.updateCharts();
@@ -292,9 +434,9 @@
           const series = (key) => rows.filter((r) => typeof r[key] === "number").map((r) => ({ x: r.epoch, y: r[key] }));
           const muted = cssVar("--muted", "#5d6677");
           lossChart.data.datasets = [
-            { label: "train loss (batches)", data: this.batchPoints.map((p) => ({ ...p })), borderColor: muted, borderWidth: 1, pointRadius: 0 },
-            { label: "train loss", data: series("train_loss"), borderColor: PALETTE[0], backgroundColor: PALETTE[0], pointRadius: 3 },
-            { label: "val loss", data: series("val_loss"), borderColor: PALETTE[1], backgroundColor: PALETTE[1], pointRadius: 3 },
+            { label: `${window.StudioFormat.short("train_loss")} (batches)`, metricKey: "train_loss", suffix: " (batch)", data: this.batchPoints.map((p) => ({ ...p })), borderColor: muted, borderWidth: 1, pointRadius: 0 },
+            { label: window.StudioFormat.short("train_loss"), metricKey: "train_loss", data: series("train_loss"), borderColor: PALETTE[0], backgroundColor: PALETTE[0], pointRadius: 3 },
+            { label: window.StudioFormat.short("val_loss"), metricKey: "val_loss", data: series("val_loss"), borderColor: PALETTE[1], backgroundColor: PALETTE[1], pointRadius: 3 },
           ];
           const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((k) => k.startsWith("val_") && k !== "val_loss");
           keys.sort((a, b) => (b === this.monitor) - (a === this.monitor)); // the monitored metric first
@@ -307,7 +449,7 @@
           metricChart.data.datasets = keys.map((k, i) => {
             if (!metricSets[k]) {
               const color = PALETTE[i % PALETTE.length];
-              metricSets[k] = { label: k, borderColor: color, backgroundColor: color, pointRadius: 3, hidden: !shown(k) };
+              metricSets[k] = { label: window.StudioFormat.short(k), metricKey: k, borderColor: color, backgroundColor: color, pointRadius: 3, hidden: !shown(k) };
             }
             const set = metricSets[k];
             set.data = series(k);
@@ -343,7 +485,7 @@
           this.$refs.metrics.dataset.points = String(count(metricChart));
           // for tests and curious users: which series are drawn, which start hidden
           this.$refs.metrics.dataset.series = metricChart.data.datasets
-            .map((ds, i) => `${ds.label}${metricChart.isDatasetVisible(i) ? "" : " (hidden)"}`).join(",");
+            .map((ds, i) => `${ds.metricKey}${metricChart.isDatasetVisible(i) ? "" : " (hidden)"}`).join(",");
         },
       };
     });

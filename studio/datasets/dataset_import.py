@@ -4,7 +4,11 @@
 
 - Every bad input (a file, a row, an annotation) becomes an :class:`ImportIssue`;
   it never stops the import. Duplicates (same sha256 earlier in the import, or
-  already in the dataset) are reported as warnings and stored once.
+  already in the dataset) are reported as warnings and stored once. Files that are
+  not images are one summary line (counts by extension) but each counts as skipped;
+  the report lists at most :data:`MAX_ISSUES` lines (then one "… more" line).
+- An import that yields no image (no image file, or none that could be read) fails
+  with "No images found": an empty or unrelated folder is never a green import.
 - A fatal error (unreadable zip, malformed annotation file, cancellation, an
   unexpected exception) leaves the dataset exactly as it was: the report is
   written with ``status: failed`` and the error, staging is removed, and the
@@ -35,6 +39,7 @@ from studio.datasets.importers import (
     apply_task_rules,
     get_importer,
     issue,
+    skipped_summary,
 )
 from studio.datasets.store import (
     DatasetPaths,
@@ -46,7 +51,7 @@ from studio.datasets.store import (
     read_report,
     write_report,
 )
-from studio.errors import NotFound, StudioError
+from studio.errors import NotFound, StudioError, ValidationFailed
 from studio.storage.dataset_schemas import DatasetFile, ImageRecord, ImportReport
 from studio.storage.paths import Workspace
 from studio.storage.schemas import utcnow
@@ -55,6 +60,9 @@ ProgressFn = Callable[[int, int, str], None]
 OnCommit = Callable[[list[ImageRecord], ImportReport, DatasetFile], None]
 POOL_THRESHOLD = 32  # below this many images the pool's start-up costs more than it saves
 CHUNK = 8
+MAX_ISSUES = 1000  # report lines kept (the counts stay exact)
+NOT_IMAGES = "(not images)"  # the ``file`` of the summary line of non-image files
+MORE_LINES = "(more)"  # the ``file`` of the line that ends a capped report
 
 
 @dataclass
@@ -148,6 +156,36 @@ def _stage(
     return staged
 
 
+def _summarise(parsed: ParsedImport, report: ImportReport) -> None:
+    """One report line (first) for every file that is not an image, counted by extension."""
+    if parsed.skipped_types:
+        report.issues.insert(0, issue(NOT_IMAGES, skipped_summary(parsed.skipped_types)))
+
+
+def _count_and_cap(report: ImportReport, unlisted: int) -> None:
+    """``skipped`` = error lines (the summary line counts as the files it stands for),
+    then keep at most :data:`MAX_ISSUES` lines. Once capped, the report is left as it is."""
+    if report.issues and report.issues[-1].file == MORE_LINES:
+        return
+    errors = [i for i in report.issues if i.severity == "error"]
+    summary = sum(1 for i in errors if i.file == NOT_IMAGES)
+    report.skipped = len(errors) - summary + unlisted
+    if len(report.issues) > MAX_ISSUES:
+        more = len(report.issues) - MAX_ISSUES
+        report.issues = report.issues[:MAX_ISSUES]
+        report.issues.append(issue(MORE_LINES, f"{more} more lines not listed", "warning"))
+
+
+def _no_images(parsed: ParsedImport) -> ValidationFailed:
+    if parsed.items:
+        why = f"none of the {len(parsed.items)} image files could be read (see the report)"
+    elif parsed.skipped_types:
+        why = skipped_summary(parsed.skipped_types)
+    else:
+        why = "the source holds no image file this format can use (see the report)"
+    return ValidationFailed(f"No images found: {why}", code="no_images")
+
+
 def run_import(
     ws: Workspace,
     req: ImportRequest,
@@ -167,6 +205,7 @@ def run_import(
     report.job_id = req.job_id or report.job_id
     report.added = report.duplicates = report.skipped = 0
     write_report(paths, report)
+    unlisted = 0
     try:
         progress(0, 0, "Reading the source")
         root = _root(req, paths)
@@ -174,17 +213,21 @@ def run_import(
         options = ImportOptions(task=req.task, annotations=annotations)
         parsed = apply_task_rules(get_importer(req.format)(root, options), options.rules)
         report.issues.extend(parsed.issues)
+        _summarise(parsed, report)
+        unlisted = sum(parsed.skipped_types.values())
         check_cancel()
         staged = _stage(req, parsed, report, paths.staging(req.import_id), progress, check_cancel)
+        if not staged.items:
+            raise _no_images(parsed)
         check_cancel()
         progress(len(parsed.items), len(parsed.items), "Saving the images into the dataset")
-        report.skipped = sum(1 for i in report.issues if i.severity == "error")
+        _count_and_cap(report, unlisted)
         commit_import(ws, req.project_id, staged, report, on_commit)
         return report
     except BaseException as exc:
         report.status = "failed"
         report.finished_at = utcnow()
-        report.skipped = sum(1 for i in report.issues if i.severity == "error")
+        _count_and_cap(report, unlisted)
         if isinstance(exc, StudioError):
             report.error = exc.message
         elif isinstance(exc, Exception):

@@ -33,6 +33,8 @@ class ModelSpec:
     shown in the GUI as a size hint. ``builder`` is the ``torchvision.models`` function name,
     ``weights`` the weights enum member (``"ResNet18_Weights.IMAGENET1K_V1"``), ``head`` the
     dotted attribute path of the layer a task replaces with its own output layer.
+    ``native_size`` is the square input side its ImageNet weights were trained at: the largest
+    image size the Training page suggests for it (larger costs time for little gain).
     """
 
     key: str
@@ -43,6 +45,7 @@ class ModelSpec:
     builder: str
     weights: str
     head: str
+    native_size: int = 224
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-able description for the API."""
@@ -53,6 +56,7 @@ class ModelSpec:
             "tasks": list(self.tasks),
             "parameters": self.params,
             "weights": self.weights,
+            "native_size": self.native_size,
         }
 
 
@@ -63,7 +67,7 @@ _SPECS = (
     ModelSpec("resnet34", "ResNet-34", "Deeper ResNet: a little more accurate, about 2x slower than ResNet-18.", _CLS, 21_797_672, "resnet34", "ResNet34_Weights.IMAGENET1K_V1", "fc"),
     ModelSpec("resnet50", "ResNet-50", "Strong general-purpose model for larger datasets; needs a GPU.", _CLS, 25_557_032, "resnet50", "ResNet50_Weights.IMAGENET1K_V2", "fc"),
     ModelSpec("efficientnet_b0", "EfficientNet-B0", "High accuracy per parameter; slower to train than its size suggests.", _CLS, 5_288_548, "efficientnet_b0", "EfficientNet_B0_Weights.IMAGENET1K_V1", "classifier.1"),
-    ModelSpec("efficientnet_b3", "EfficientNet-B3", "More accurate EfficientNet, best at 300 px; needs a GPU.", _CLS, 12_233_232, "efficientnet_b3", "EfficientNet_B3_Weights.IMAGENET1K_V1", "classifier.1"),
+    ModelSpec("efficientnet_b3", "EfficientNet-B3", "More accurate EfficientNet, best at 300 px; needs a GPU.", _CLS, 12_233_232, "efficientnet_b3", "EfficientNet_B3_Weights.IMAGENET1K_V1", "classifier.1", 300),
     ModelSpec("mobilenet_v3_small", "MobileNetV3-Small", "Tiny and very fast; for CPUs, phones and quick experiments.", _CLS, 2_542_856, "mobilenet_v3_small", "MobileNet_V3_Small_Weights.IMAGENET1K_V1", "classifier.3"),
     ModelSpec("mobilenet_v3_large", "MobileNetV3-Large", "Fast on CPUs and edge devices, more accurate than the small one.", _CLS, 5_483_032, "mobilenet_v3_large", "MobileNet_V3_Large_Weights.IMAGENET1K_V1", "classifier.3"),
 )  # fmt: skip

@@ -129,6 +129,7 @@ def run_training(
 
     from studio.ml.module import StudioModule
     from studio.ml.trainer import (
+        BackgroundWriter,
         EventsCallback,
         StopCallback,
         StudioCheckpoint,
@@ -179,17 +180,23 @@ def run_training(
             info = {"task": task.name, "model": spec.key, **datamodule.counts()}
             info["skipped"] = datamodule.skipped
             info["resumed"] = resume
-            events = EventsCallback(on_event, run_dir / "metrics.json", info)
+            # checkpoint files, events and metrics.json go out on this thread, in order
+            writer = BackgroundWriter()
+            events = EventsCallback(on_event, run_dir / "metrics.json", info, writer)
             checkpoint = StudioCheckpoint(
-                run_dir / "checkpoints", monitor, task.monitor_mode, on_event, events.publish_epoch
+                run_dir / "checkpoints",
+                monitor,
+                task.monitor_mode,
+                events.on_event,
+                events.publish_epoch,
             )
-            callbacks: list[Any] = [events, StopCallback(should_stop, checkpoint)]
+            callbacks: list[Any] = [events, StopCallback(should_stop, checkpoint, writer)]
             stopper = None
             if config.early_stopping_patience > 0:
                 stopper = early_stopping(monitor, task.monitor_mode, config.early_stopping_patience)
                 callbacks.append(stopper)
             callbacks.append(checkpoint)
-            trainer = build_trainer(config, run_dir, callbacks)
+            trainer = build_trainer(config, run_dir, callbacks, writer)
             if not resume:  # a fresh start: checkpoints of an earlier attempt must not linger
                 for stale in (run_dir / LAST, run_dir / BEST):
                     stale.unlink(missing_ok=True)
@@ -203,6 +210,10 @@ def run_training(
                 )
             except TrainingStopped:
                 status = "stopped"
+            except BaseException:
+                writer.close(raise_error=False)  # what was queued still goes out
+                raise
+            writer.close()  # every checkpoint file and event is out; a failed write raises
         except StudioError:
             raise
         except Exception as exc:

@@ -110,13 +110,61 @@ def plan_split(
                 message="Semantic segmentation splits are stratified by 'has a mask' only: "
                 "the classes inside masks are not read.",
             ))  # fmt: skip
+    sizes = _sizes(part.assignments)
+    counts = _counts(part.assignments, label_sets, names)
     return SplitPlan(
         strategy=strategy,
         assignments=part.assignments,
-        sizes=_sizes(part.assignments),
-        counts=_counts(part.assignments, label_sets, names),
-        warnings=warnings + part.warnings,
+        sizes=sizes,
+        counts=counts,
+        warnings=warnings + coverage_warnings(strategy, sizes, counts) + part.warnings,
     )
+
+
+_SUBSET_NAMES = {"train": "Train", "val": "Validation", "test": "Test"}
+_EMPTY_WHY = {
+    "train": "there is nothing to learn from",
+    "val": "training needs validation images to pick the best epoch and will refuse this split",
+    "test": "no held-out images are left to evaluate the model or check an export on",
+}
+
+_SMALL_WHY = {
+    "train": "the model cannot learn every class",
+    "val": "choosing the best epoch ignores some classes",
+    "test": "its metrics leave some classes out",
+}
+
+
+def coverage_warnings(
+    strategy: Strategy, sizes: Sizes, counts: Sequence[GroupCounts]
+) -> list[SplitWarning]:
+    """Warnings about subsets that cannot do their job (the split is still allowed).
+
+    - ``empty_subset`` (group = the subset): a subset gets no image at all, whether its
+      ratio is 0 or rounding left it empty.
+    - ``subset_too_small`` (group = the subset): single-label classes (strategy ``label``):
+      a non-empty subset with fewer images than there are classes cannot hold every class.
+      (With ``class_presence`` an image holds several classes, so the count proves nothing.)
+      A class with no image in a subset is the stratifiers' ``missing_in_subset`` /
+      ``small_class`` warning.
+    """
+    out: list[SplitWarning] = []
+    classes = [c for c in counts if c.key.isdigit()]  # real classes, not "unlabelled"
+    for subset in SUBSETS:
+        n = getattr(sizes, subset)
+        name = _SUBSET_NAMES[subset]
+        if n == 0:
+            out.append(SplitWarning(
+                code="empty_subset", group=subset,
+                message=f"{name} is empty (0 images): {_EMPTY_WHY[subset]}.",
+            ))  # fmt: skip
+        elif strategy == "label" and n < len(classes):
+            out.append(SplitWarning(
+                code="subset_too_small", group=subset,
+                message=f"{name} has {n} image{'s' if n != 1 else ''} for {len(classes)} classes: "
+                f"it cannot contain every class, so {_SMALL_WHY[subset]}.",
+            ))  # fmt: skip
+    return out
 
 
 def _single_groups(

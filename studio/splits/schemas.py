@@ -67,9 +67,12 @@ class SplitRatios(StrictModel):
 class SplitWarning(StrictModel):
     """Something the user should know about a split (it was still made)."""
 
-    code: str  # "small_class", "missing_in_subset", "unreadable_records", "not_stratified"
+    # "small_class", "missing_in_subset", "unreadable_records", "not_stratified",
+    # "empty_subset", "subset_too_small"
+    code: str
     message: str
-    group: str | None = None  # the group key it concerns, if any
+    # the group key it concerns, if any; for "empty_subset" / "subset_too_small" the subset
+    group: str | None = None
 
 
 class SubsetSizes(StrictModel):

@@ -7,6 +7,7 @@ Layout (``STUDIO_WORKSPACE``, default ``./workspace``)::
     jobs/<job_id>/job.json              generic job record
     jobs/<job_id>/events.jsonl          append-only event log (SSE replay)
     .trash/<project_id>--<stamp>/       deleted projects, restorable until purged
+    import/                             folders users may import from (server-folder imports)
     .secrets/                           secret_key, admin_password (mode 0600)
     .redis/                             embedded redis-server data (AOF)
     .run/                               sockets and pid files of running services
@@ -91,6 +92,11 @@ class Workspace:
         return self.root / ".run"
 
     @property
+    def import_dir(self) -> Path:
+        """The default import root: the one folder inside the workspace imports may read."""
+        return self.root / "import"
+
+    @property
     def torch_home(self) -> Path:
         return self.root / ".cache" / "torch"
 
@@ -116,7 +122,13 @@ class Workspace:
 
     def ensure(self) -> Workspace:
         """Create the standard layout (idempotent) and return self."""
-        for folder in (self.projects_dir, self.jobs_dir, self.trash_dir, self.run_dir):
+        for folder in (
+            self.projects_dir,
+            self.jobs_dir,
+            self.trash_dir,
+            self.run_dir,
+            self.import_dir,
+        ):
             folder.mkdir(parents=True, exist_ok=True)
         self.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         marker = self.root / "workspace.json"

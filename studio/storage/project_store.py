@@ -11,7 +11,7 @@ from pathlib import Path
 from studio.errors import Damaged, NotFound, StudioError
 from studio.storage.jsonio import read_model, write_json_atomic
 from studio.storage.paths import Workspace, check_id, new_id
-from studio.storage.schemas import ProjectFile, utcnow
+from studio.storage.schemas import ProjectFile, ProjectMember, utcnow
 
 
 @dataclass(frozen=True)
@@ -71,8 +71,16 @@ def load(ws: Workspace, project_id: str) -> ProjectFile:
     return found.project
 
 
-def create(ws: Workspace, name: str, task: str, description: str = "") -> ProjectFile:
-    project = ProjectFile(id=new_id("p"), name=name, task=task, description=description)
+def create(
+    ws: Workspace,
+    name: str,
+    task: str,
+    description: str = "",
+    members: list[ProjectMember] | None = None,
+) -> ProjectFile:
+    project = ProjectFile(
+        id=new_id("p"), name=name, task=task, description=description, members=members or []
+    )
     folder = ws.project_dir(project.id)
     folder.mkdir(parents=True)
     write_json_atomic(folder / "project.json", project)

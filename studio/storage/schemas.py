@@ -30,8 +30,27 @@ class WorkspaceFile(StrictModel):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class ProjectRole(StrEnum):
+    """A member's role, weakest first: viewer (read), editor (change data), owner (manage)."""
+
+    viewer = "viewer"
+    editor = "editor"
+    owner = "owner"
+
+
+class ProjectMember(StrictModel):
+    """One entry of ``project.json`` ``members``: a Django user name and its role."""
+
+    username: str = Field(min_length=1, max_length=150)
+    role: ProjectRole
+
+
 class ProjectFile(StrictModel):
-    """``projects/<id>/project.json``."""
+    """``projects/<id>/project.json``.
+
+    ``members`` decides who may see the project (any role) and change it; a project with
+    no members (created before membership existed) is visible to staff users only.
+    """
 
     schema_version: Literal[1] = 1
     id: str
@@ -40,6 +59,7 @@ class ProjectFile(StrictModel):
     description: str = ""
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    members: list[ProjectMember] = Field(default_factory=list)
 
 
 class JobStatus(StrEnum):
@@ -81,6 +101,8 @@ class JobFile(StrictModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     heartbeat_at: datetime | None = None
+    # Set once the broker accepted the job; None = still in the workspace outbox (re-sent).
+    enqueued_at: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)
 
 

@@ -12,8 +12,13 @@ from tests.projects.test_api import assert_error
 pytestmark = pytest.mark.django_db
 
 
-def test_list_detail_cancel(api: Any, redis_client: Any) -> None:
+def test_list_detail_cancel(staff_api: Any, api: Any, redis_client: Any) -> None:
+    # A job without a project is staff-only: alice (not staff) neither lists nor reads it.
     job = services.job_submit("selftest", {"steps": 1})
+    assert api.get("/api/jobs/").json() == []
+    assert_error(api.get(f"/api/jobs/{job.id}/"), 404, "not_found")
+    assert_error(api.post(f"/api/jobs/{job.id}/cancel"), 404, "not_found")
+    api = staff_api
     listed = api.get("/api/jobs/").json()
     assert [j["id"] for j in listed] == [job.id]
     detail = api.get(f"/api/jobs/{job.id}/").json()

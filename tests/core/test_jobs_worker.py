@@ -46,10 +46,11 @@ def worker_ready(log: Path) -> bool:
 
 
 @pytest.fixture
-def token(user: Any) -> str:
+def token(staff_user: Any) -> str:
+    """A staff user's token: the selftest jobs here have no project (staff-only)."""
     from rest_framework.authtoken.models import Token
 
-    return Token.objects.create(user=user).key
+    return Token.objects.create(user=staff_user).key
 
 
 def test_job_streams_progress_then_success_over_sse(

@@ -12,24 +12,24 @@ from studio.storage.dataset_schemas import ImportReport
 
 
 @pytest.fixture
-def project(db: Any) -> Any:
+def project(db: Any, user: Any) -> Any:
     from apps.projects.services import project_create
 
-    return project_create("Pets", "classification")
+    return project_create("Pets", "classification", owner=user.username)
 
 
 @pytest.fixture
-def regression_project(db: Any) -> Any:
+def regression_project(db: Any, user: Any) -> Any:
     from apps.projects.services import project_create
 
-    return project_create("Ages", "regression")
+    return project_create("Ages", "regression", owner=user.username)
 
 
 @pytest.fixture
-def anomaly_project(db: Any) -> Any:
+def anomaly_project(db: Any, user: Any) -> Any:
     from apps.projects.services import project_create
 
-    return project_create("Scratches", "anomaly_detection")
+    return project_create("Scratches", "anomaly_detection", owner=user.username)
 
 
 @pytest.fixture
@@ -55,3 +55,28 @@ def warm_live_server(live_server_url: str) -> str:
 
     urllib.request.urlopen(f"{live_server_url}/login/", timeout=180).read()
     return live_server_url
+
+
+def grant_server_folders(user: Any) -> Any:
+    """Give ``user`` the permission to import server folders (staff have it implicitly)."""
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="datasets", codename="import_server_folder")
+    )
+    for cache in ("_perm_cache", "_user_perm_cache"):
+        user.__dict__.pop(cache, None)
+    return user
+
+
+@pytest.fixture
+def import_dir(workspace: Any) -> Path:
+    """``<workspace>/import/``: the default (and here the only) root of server-folder imports."""
+    return Path(workspace.import_dir)
+
+
+@pytest.fixture
+def folder_api(api: Any, user: Any) -> Any:
+    """``api`` (alice, not staff) with the permission to import server folders."""
+    grant_server_folders(user)
+    return api

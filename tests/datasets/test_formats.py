@@ -67,7 +67,8 @@ def test_class_folders_report_stray_files(tmp_path: Path, project: Any, do_impor
     assert report.added == 2
     why = reasons(report)
     assert "not inside a class folder" in why["loose.jpg"]
-    assert "unsupported file type (.txt)" in why["cat/notes.txt"]
+    assert "cat/notes.txt" not in why  # not an image: counted by extension, not listed
+    assert why["(not images)"] == "1 file skipped (not images): .txt \u00d71"
     assert ".hidden.jpg" not in why
     assert report.skipped == 2
 
@@ -149,16 +150,18 @@ def test_csv_malformed_rows_are_reported(
     (root / "t.csv").write_text("\n".join(rows) + "\n")
     report = do_import(root, "csv", project_id=regression_project.id)
     assert report.added == 1
-    text = "\n".join(f"{i.file}: {i.reason}" for i in report.issues)
-    assert "1.jpg: t.csv line 3: not a number in value" in text
-    assert "t.csv line 4: expected 2 columns, found 3" in text
-    assert "t.csv line 5: the path is empty" in text
-    assert "../outside.jpg: t.csv line 6: the path points outside the import folder" in text
-    assert "/etc/passwd.jpg: t.csv line 7: the path points outside the import folder" in text
-    assert "missing.jpg: t.csv line 8: file not found" in text
-    assert "0.jpg: t.csv line 9: listed twice (first on line 2)" in text
-    assert "notes.txt: t.csv line 10: unsupported file type (.txt)" in text
-    assert "1.jpg: t.csv line 11: not a number in value" in text
+    # each row is named by file and line; no cell of the CSV is quoted back
+    assert [f"{i.file}: {i.reason}" for i in report.issues] == [
+        "t.csv:3: not a number in value",
+        "t.csv:4: expected 2 columns, found 3",
+        "t.csv:5: the image path is empty",
+        "t.csv:6: the image path points outside the import folder",
+        "t.csv:7: the image path points outside the import folder",
+        "t.csv:8: the image path does not exist in the folder",
+        "t.csv:9: the image is listed twice (first on line 2)",
+        "t.csv:10: the image path does not name an image file (.jpg, .png\u2026)",
+        "t.csv:11: not a number in value",
+    ]
     assert report.skipped == len(report.issues) == 9
 
 
@@ -252,9 +255,11 @@ def test_coco_bad_entries_are_reported(
     report = do_import(coco_tree(tmp_path / "coco", payload), "coco")
     assert report.added == 4
     text = "\n".join(f"{i.file}: {i.reason}" for i in report.issues)
-    assert "../outside.jpg: file_name points outside the import folder" in text
-    assert f"{tmp_path / 'outside.jpg'}: file_name points outside the import folder" in text
-    assert "images/missing.jpg: file not found" in text
+    # bad entries are named by their index, never by the file_name the JSON holds
+    assert "instances.json image #4: file_name points outside the import folder" in text
+    assert "instances.json image #5: file_name points outside the import folder" in text
+    assert "instances.json image #6: file_name does not exist in the folder" in text
+    assert "outside.jpg" not in text and "missing.jpg" not in text
     assert "image #7: an image entry needs a 'file_name'" in text
     assert "images/d.jpg: annotation 20 skipped: unknown category 99" in text
     assert "annotation 21 skipped: bbox must be" in text

@@ -210,7 +210,7 @@ def test_import_dataset_command(
     call_command("import_dataset", project.id, str(root), "--format", "class_folders")
     out = capsys.readouterr()
     assert "4 added, 0 duplicates, 1 skipped" in out.out
-    assert "dog/x.txt: unsupported file type" in out.out
+    assert "(not images): 1 file skipped (not images): .txt" in out.out
     assert store.load_dataset(workspace, project.id).image_count == 4
 
 

@@ -38,9 +38,10 @@ def no_uploads_left(ws: Workspace, pid: str) -> bool:
 
 
 def test_folder_import_as_a_job(
-    api: Any, project: Any, tmp_path: Path, workspace: Workspace
+    folder_api: Any, project: Any, import_dir: Path, workspace: Workspace
 ) -> None:
-    root = class_tree(tmp_path / "pets", {"cat": 2, "dog": 1})
+    api = folder_api
+    root = class_tree(import_dir / "pets", {"cat": 2, "dog": 1})
     started = start(api, project.id, source="folder", path=str(root), format="class_folders")
     assert set(started) == {"job_id", "import_id", "events_url"}
     assert started["events_url"] == f"/api/jobs/{started['job_id']}/events"
@@ -84,7 +85,8 @@ def test_zip_upload_import(api: Any, project: Any, tmp_path: Path, workspace: Wo
     report = api.get(f"/api/datasets/{project.id}/imports/{body['import_id']}").json()
     assert (report["status"], report["added"], report["skipped"]) == ("committed", 6, 1)
     assert report["source"] == "upload pets.zip"
-    assert report["issues"][0]["file"] == "readme.md"
+    assert report["issues"][0]["file"] == "(not images)"
+    assert report["issues"][0]["reason"] == "1 file skipped (not images): .md \u00d71"
     assert no_uploads_left(workspace, project.id)
 
 
@@ -220,9 +222,14 @@ def test_not_a_zip_is_refused(api: Any, project: Any, workspace: Workspace) -> N
     ("data", "status", "code"),
     [
         (
-            {"source": "folder", "format": "class_folders", "path": "/definitely/not/here"},
+            {"source": "folder", "format": "class_folders", "path": "{imp}/not/here"},
             400,
             "path_not_found",
+        ),
+        (
+            {"source": "folder", "format": "class_folders", "path": "/definitely/not/here"},
+            400,
+            "path_not_allowed",
         ),
         (
             {"source": "folder", "format": "class_folders", "path": "relative/dir"},
@@ -234,12 +241,12 @@ def test_not_a_zip_is_refused(api: Any, project: Any, workspace: Workspace) -> N
         ({"source": "ftp", "format": "class_folders", "path": "/tmp"}, 400, "validation_error"),
         ({"source": "zip", "format": "class_folders"}, 400, "no_files"),
         (
-            {"source": "folder", "format": "coco", "path": "{tmp}", "annotations": "../../x.json"},
+            {"source": "folder", "format": "coco", "path": "{imp}", "annotations": "../../x.json"},
             400,
             "path_outside_import",
         ),
         (
-            {"source": "folder", "format": "csv", "path": "{tmp}", "annotations": "/etc/passwd"},
+            {"source": "folder", "format": "csv", "path": "{imp}", "annotations": "/etc/passwd"},
             400,
             "path_outside_import",
         ),
@@ -252,29 +259,32 @@ def test_not_a_zip_is_refused(api: Any, project: Any, workspace: Workspace) -> N
     ],
 )
 def test_bad_import_requests(
-    api: Any,
+    folder_api: Any,
     project: Any,
-    tmp_path: Path,
+    import_dir: Path,
     workspace: Workspace,
     data: dict[str, str],
     status: int,
     code: str,
 ) -> None:
-    data = {k: v.format(tmp=tmp_path, ws=workspace.root) for k, v in data.items()}
-    assert_error(api.post(f"/api/datasets/{project.id}/import", data, format="json"), status, code)
-
-
-def test_file_path_is_not_a_folder(api: Any, project: Any, tmp_path: Path) -> None:
-    (tmp_path / "a.jpg").write_bytes(image_bytes(1))
-    data = {"source": "folder", "format": "class_folders", "path": str(tmp_path / "a.jpg")}
+    data = {k: v.format(imp=import_dir, ws=workspace.root) for k, v in data.items()}
     assert_error(
-        api.post(f"/api/datasets/{project.id}/import", data, format="json"),
+        folder_api.post(f"/api/datasets/{project.id}/import", data, format="json"), status, code
+    )
+
+
+def test_file_path_is_not_a_folder(folder_api: Any, project: Any, import_dir: Path) -> None:
+    (import_dir / "a.jpg").write_bytes(image_bytes(1))
+    data = {"source": "folder", "format": "class_folders", "path": str(import_dir / "a.jpg")}
+    assert_error(
+        folder_api.post(f"/api/datasets/{project.id}/import", data, format="json"),
         400,
         "path_not_a_folder",
     )
 
 
-def test_import_roots_setting(api: Any, project: Any, tmp_path: Path, settings: Any) -> None:
+def test_import_roots_setting(folder_api: Any, project: Any, tmp_path: Path, settings: Any) -> None:
+    api = folder_api
     allowed = class_tree(tmp_path / "allowed" / "pets", {"cat": 1})
     other = class_tree(tmp_path / "other", {"cat": 1})
     settings.STUDIO_IMPORT_ROOTS = [str(tmp_path / "allowed")]
@@ -295,8 +305,9 @@ def test_unknown_project_import_is_404(api: Any) -> None:
 
 
 def test_failed_job_report_and_cancel_while_queued(
-    api: Any, project: Any, tmp_path: Path, workspace: Workspace
+    folder_api: Any, project: Any, import_dir: Path, workspace: Workspace
 ) -> None:
+    api, tmp_path = folder_api, import_dir
     root = tmp_path / "coco"
     root.mkdir()
     (root / "a.json").write_text("{broken")

@@ -161,11 +161,10 @@ def test_regression_reports_missing_and_non_numeric_values_per_row(
     report = do_import(csv_folder(tmp_path / "csv", text), "csv", project_id=regression_project.id)
     assert report.added == 1 and report.skipped == 3
     why = {i.file: i.reason for i in report.issues}
-    assert why["1.jpg"] == "labels.csv line 3: missing value in age"
-    assert why["2.jpg"] == (
-        "labels.csv line 4: not a number in age ('four'); missing value in weight"
-    )
-    assert why["3.jpg"] == "labels.csv line 5: not a number in age ('inf')"
+    # the CSV is imported (a good row), so its columns are named; the cells are never quoted
+    assert why["labels.csv:3"] == "missing value in age"
+    assert why["labels.csv:4"] == "not a number in age; missing value in weight"
+    assert why["labels.csv:5"] == "not a number in age"
 
 
 def test_class_folders_into_regression_warn_that_nothing_can_train(

@@ -1,7 +1,8 @@
 """The viewer draws boxes and polygons over the image (Chromium, no worker: imported in-process).
 
-The overlay is SVG markup rendered from one string: a ``<template x-for>`` inside ``<svg>`` is
-not an HTML template, and Alpine raised "s is not defined" on every Dataset page load.
+The overlay's shapes are SVG elements built by dataset.js (``drawShapes``): a ``<template x-for>``
+inside ``<svg>`` is not an HTML template (Alpine raised "s is not defined" on every Dataset page
+load), and ``x-html`` is both an XSS sink and unavailable in Alpine's CSP build.
 """
 
 from __future__ import annotations

@@ -19,17 +19,18 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 def test_import_job_streams_progress_then_success(
     start_worker: Any,
     live_server_url: str,
-    api: Any,
+    folder_api: Any,
     user: Any,
     project: Any,
-    tmp_path: Path,
+    import_dir: Path,
     workspace: Workspace,
 ) -> None:
+    api = folder_api
     from rest_framework.authtoken.models import Token
 
     token = Token.objects.create(user=user).key
     root = class_tree(
-        tmp_path / "pets", {"cat": 25, "dog": 20}
+        import_dir / "pets", {"cat": 25, "dog": 20}
     )  # over the pool threshold: 2 processes
     (root / "cat" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
     start_worker()

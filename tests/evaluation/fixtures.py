@@ -26,6 +26,7 @@ from studio.storage.experiment_schemas import ExperimentFile, ExperimentStatus, 
 from studio.storage.jsonio import write_json_atomic
 from studio.storage.paths import Workspace
 from tests.files import copy_tree
+from tests.members import alice_owns
 
 NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 EXPERIMENT_ID = "e1digits"
@@ -63,7 +64,7 @@ def build_template(root: Path, *, limit: int = 150, epochs: int = 2) -> Template
     (~60 % accuracy). About a minute on two busy cores.
     """
     ws = Workspace(root / "ws").ensure()
-    project = project_store.create(ws, "Digits", "classification")
+    project = project_store.create(ws, "Digits", "classification", members=alice_owns())
     source = write_digit_folders(root / "source", limit)
     request = ImportRequest(
         project_id=project.id, import_id="imdigits", format="class_folders",

@@ -32,6 +32,7 @@ from studio.storage.experiment_schemas import ExperimentFile, ExperimentStatus, 
 from studio.storage.jsonio import write_json_atomic
 from studio.storage.paths import Workspace
 from tests.evaluation.fixtures import Template, install
+from tests.members import alice_owns
 
 ANOMALY_EXPERIMENT = "e1anomaly"
 REGRESSION_EXPERIMENT = "e1regress"
@@ -82,7 +83,7 @@ def write_regression_csv(folder: Path, limit: int = LIMIT) -> Path:
 def _train(
     ws: Workspace, root: Path, task: str, name: str, experiment_id: str, fmt: str, source: Path
 ) -> Template:
-    project = project_store.create(ws, name, task)
+    project = project_store.create(ws, name, task, members=alice_owns())
     request = ImportRequest(
         project_id=project.id, import_id="imdigits", format=fmt, task=task,
         source=f"folder {source}", root=source, workers=1,

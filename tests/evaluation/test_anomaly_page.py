@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
+from studio.ml.vocabulary import format_value
 from studio.storage.paths import Workspace
 from tests.conftest import screenshot
 from tests.evaluation.fixtures import Template, install
@@ -58,12 +60,14 @@ def test_roc_threshold_slider_and_grid(
     page = logged_in_page
     page.goto(f"{page.base_url}/projects/{t.project_id}/evaluation/")
     item = page.get_by_test_id("item-eval")
-    assert item.inner_text() == f"evaluated: AUROC {m['auroc']:.3f}"
+    assert item.inner_text() == f"evaluated: AUROC {format_value('auroc', m['auroc'])}"
 
     # threshold-free numbers and the ROC curve
     page.get_by_test_id("roc-chart").wait_for()
-    assert page.get_by_test_id("metric-auroc").inner_text() == f"{m['auroc']:.3f}"
-    assert page.get_by_test_id("metric-ap").inner_text() == f"{m['average_precision']:.3f}"
+    assert page.get_by_test_id("metric-auroc").inner_text() == format_value("auroc", m["auroc"])
+    assert page.get_by_test_id("metric-ap").inner_text() == format_value(
+        "average_precision", m["average_precision"]
+    )
     assert page.get_by_test_id("metric-anomalous").inner_text() == str(m["anomalous"])
     points = page.evaluate(
         "() => Chart.getChart(document.querySelector('[data-testid=roc-chart]'))"
@@ -71,23 +75,39 @@ def test_roc_threshold_slider_and_grid(
     )
     assert points == len(m["roc"]) > 2
     summary = page.get_by_test_id("evaluation-summary").inner_text()
-    assert f"AUROC {m['auroc']:.3f}" in summary and f"({m['anomalous']} anomalous)" in summary
+    assert (
+        f"AUROC {format_value('auroc', m['auroc'])}" in summary
+        and f"({m['anomalous']} anomalous)" in summary
+    )
 
     # the evaluation's threshold, where it was chosen, and the matrix + F1 at it
-    assert page.get_by_test_id("threshold-value").inner_text() == f"{m['threshold']:.4f}"
+    assert page.get_by_test_id("threshold-value").inner_text() == format_value(
+        "threshold", m["threshold"]
+    )
     source = page.get_by_test_id("threshold-source").inner_text()
     assert agg["threshold_source"] == "val" and "validation images" in source
-    assert not page.get_by_test_id("threshold-moved").is_visible()
+    expect(page.get_by_test_id("threshold-moved")).to_be_hidden()
     expected = at(scores, labels, m["threshold"])
     assert (
         cells(page)
         == expected["cells"]
         == [n for row in agg["overall"]["confusion_matrix"] for n in row]
     )
-    assert page.get_by_test_id("metric-f1").inner_text() == f"{expected['f1']:.3f}"
-    assert page.get_by_test_id("use-best-f1").is_visible()
-    assert f"{m['youden_threshold']:.4f}" in page.get_by_test_id("use-youden").inner_text()
+    assert page.get_by_test_id("metric-f1").inner_text() == format_value("f1", expected["f1"])
+    expect(page.get_by_test_id("use-best-f1")).to_be_visible()
+    assert (
+        format_value("threshold", m["youden_threshold"])
+        in page.get_by_test_id("use-youden").inner_text()
+    )
     page.get_by_test_id("results-grid").get_by_test_id("result").first.wait_for()
+    for tile in page.get_by_test_id("results-grid").get_by_test_id("result").all()[:4]:
+        # each tile names the truth and the verdict at the threshold (issue 12)
+        expect(tile.get_by_test_id("tile-true")).to_have_text(
+            f"true {tile.get_attribute('data-true')}"
+        )
+        expect(tile.get_by_test_id("tile-pred")).to_have_text(
+            f"pred {tile.get_attribute('data-verdict')}"
+        )
     screenshot(page, "evaluation-anomaly")
 
     # the slider: lowest threshold = every image flagged, then one step up
@@ -95,19 +115,21 @@ def test_roc_threshold_slider_and_grid(
     slider.focus()
     page.keyboard.press("Home")
     lowest = min(scores)
-    assert page.get_by_test_id("threshold-value").inner_text() == f"{lowest:.4f}"
+    assert page.get_by_test_id("threshold-value").inner_text() == format_value("threshold", lowest)
     everything = at(scores, labels, lowest)
     assert everything["cells"] == [0, len(labels) - sum(labels), 0, sum(labels)]
     assert cells(page) == everything["cells"]
-    assert page.get_by_test_id("metric-f1").inner_text() == f"{everything['f1']:.3f}"
-    assert "F1 " + f"{everything['f1']:.3f}" in page.get_by_test_id("live-f1").inner_text()
+    assert page.get_by_test_id("metric-f1").inner_text() == format_value("f1", everything["f1"])
+    assert (
+        "F1 " + format_value("f1", everything["f1"]) in page.get_by_test_id("live-f1").inner_text()
+    )
     assert operating_point(page) == {"x": 1, "y": 1}
-    assert page.get_by_test_id("threshold-moved").is_visible()
+    expect(page.get_by_test_id("threshold-moved")).to_be_visible()
     page.keyboard.press("End")
     highest = max(scores)
     top = at(scores, labels, highest)
     assert cells(page) == top["cells"] and cells(page) != everything["cells"]
-    assert page.get_by_test_id("metric-f1").inner_text() == f"{top['f1']:.3f}"
+    assert page.get_by_test_id("metric-f1").inner_text() == format_value("f1", top["f1"])
     tn, fp, fn, tp = top["cells"]
     assert operating_point(page) == pytest.approx({"x": fp / (fp + tn), "y": tp / (tp + fn)})
     # every verdict of the grid follows the slider: at the highest score almost all pass as good
@@ -157,4 +179,4 @@ def test_threshold_chosen_on_the_evaluated_images_is_called_optimistic(
     source = page.get_by_test_id("threshold-source")
     source.wait_for()
     assert "optimistic" in source.inner_text() and "warn" in source.get_attribute("class")
-    assert not page.get_by_test_id("subset-tabs").is_visible()
+    expect(page.get_by_test_id("subset-tabs")).to_be_hidden()

@@ -135,7 +135,7 @@ def test_list_cards_show_each_task_headline(
     client.force_login(user)
     auroc = api.get(url(anomaly_evaluated)).json()["headline_value"]
     mae = api.get(url(regression_evaluated_template)).json()["headline_value"]
-    for t, text in ((anomaly_evaluated, f"evaluated: AUROC {auroc:.3f}"),
+    for t, text in ((anomaly_evaluated, f"evaluated: {headline_text('auroc', auroc)}"),
                     (regression_evaluated_template, f"evaluated: MAE {format_metric(mae)}")):  # fmt: skip
         html = client.get(f"/projects/{t.project_id}/evaluation/").content.decode()
         assert text in html
@@ -152,10 +152,10 @@ def test_list_cards_show_each_task_headline(
 
 @pytest.mark.parametrize(
     ("name", "value", "text"),
-    [("accuracy", 0.91234, "accuracy 0.912"), ("auroc", 0.98123, "AUROC 0.981"),
+    [("accuracy", 0.91234, "Accuracy 91.2 %"), ("auroc", 0.98123, "AUROC 98.1 %"),
      ("mae", 3.5, "MAE 3.50"), ("mae", 0.012345, "MAE 0.0123"), ("mae", 123.4, "MAE 123"),
-     ("rmse", -4.2, "RMSE -4.20"), ("mae", 0.0, "MAE 0"), ("auroc", None, "AUROC n/a"),
-     ("new_metric", 2.0, "new metric 2.00")],
+     ("rmse", -4.2, "RMSE -4.20"), ("mae", 0.0, "MAE 0.00"), ("auroc", None, "AUROC n/a"),
+     ("r2", 0.91249, "R² 0.912"), ("new_metric", 2.0, "New metric 2.000")],
 )  # fmt: skip
 def test_headline_text(name: str, value: float | None, text: str) -> None:
     assert headline_text(name, value) == text

@@ -12,6 +12,7 @@ from studio.storage import job_store, project_store
 from studio.storage.paths import Workspace
 from studio.storage.schemas import JobStatus
 from tests.experiments.helpers import FAST_CONFIG
+from tests.members import alice_owns
 from tests.projects.test_api import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -138,7 +139,7 @@ def test_request_errors(
     )
     assert "from scratch" in error["message"] and "pretrained" in error["details"]
     # a task that cannot be trained yet
-    other = project_store.create(workspace, "Boxes", "object_detection")
+    other = project_store.create(workspace, "Boxes", "object_detection", members=alice_owns())
     error = assert_error(
         api.post(url(other.id), {"split_id": sid}, format="json"), 400, "task_unavailable"
     )

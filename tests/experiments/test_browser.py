@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import screenshot
 
@@ -51,8 +52,9 @@ def test_start_training_from_the_page_and_see_the_curves_grow(
     finally:
         screenshot(page, "training-form")
         assert not errors, errors
-    assert page.is_visible("[data-testid=pretrained-note]")  # offline: says so, trains from scratch
-    assert page.is_disabled("[data-testid=pretrained]")
+    # offline: says so, trains from scratch
+    expect(page.get_by_test_id("pretrained-note")).to_be_visible()
+    expect(page.get_by_test_id("pretrained")).to_be_disabled()
     screenshot(page, "training-form")
 
     # a bad value is named next to its field, nothing is created
@@ -75,11 +77,12 @@ def test_start_training_from_the_page_and_see_the_curves_grow(
     page.wait_for_selector("[data-testid=run-panel]")
     page.wait_for_selector("[data-testid=run-status]:has-text('running')", timeout=180_000)
     page.wait_for_function(
-        "document.querySelector('[data-testid=loss-chart]').dataset.points > 0", timeout=120_000
+        "() => document.querySelector('[data-testid=loss-chart]').dataset.points > 0",
+        timeout=120_000,
     )
     first = points(page, "loss-chart")
     page.wait_for_function(
-        f"document.querySelector('[data-testid=loss-chart]').dataset.points > {first}",
+        f"() => document.querySelector('[data-testid=loss-chart]').dataset.points > {first}",
         timeout=120_000,
     )
     assert points(page, "loss-chart") > first
@@ -89,16 +92,21 @@ def test_start_training_from_the_page_and_see_the_curves_grow(
     # a reload in the middle keeps the curve: metrics first, then the replayed stream
     page.reload()
     page.wait_for_function(
-        "document.querySelector('[data-testid=loss-chart]').dataset.points > 0", timeout=60_000
+        "() => document.querySelector('[data-testid=loss-chart]').dataset.points > 0",
+        timeout=60_000,
     )
     page.wait_for_selector("[data-testid=run-status]:has-text('completed')", timeout=300_000)
     page.wait_for_function(
-        "document.querySelector('[data-testid=metric-chart]').dataset.points >= 3", timeout=30_000
+        "() => document.querySelector('[data-testid=metric-chart]').dataset.points >= 3",
+        timeout=30_000,
     )
     assert page.inner_text("[data-testid=stat-epochs]") == "3 / 3"
-    assert "val_accuracy" in page.inner_text("[data-testid=stat-best]") or page.is_visible(
-        "[data-testid=stat-best]"
-    )
+    expect(page.get_by_test_id("stat-best")).to_be_visible()
+    expect(page.get_by_test_id("stat-best")).to_contain_text("(epoch ")
+    # the list entry shows the same best value as the panel, without a reload
+    best = page.get_by_test_id("stat-best").inner_text().split(" (epoch")[0]
+    expect(page.get_by_test_id("item-metric")).to_contain_text(best)
+    expect(page.get_by_test_id("btn-evaluate")).to_be_visible()
     assert page.text_content("[data-testid=item-status]") == "completed"
     assert "3/3 epochs" in page.inner_text("[data-testid=experiment-item]")
     screenshot(page, "training-completed")

@@ -64,7 +64,9 @@ def test_form_carries_models_defaults_and_splits(client: Client, digits: tuple[s
     )
     fields = {f["name"]: f for f in data["describe"]["hyperparameters"]}
     assert fields["epochs"]["help"] and set(data["main"]) <= set(fields)
-    assert "not on this machine" in html  # the offline note for pretrained weights
+    # the offline note for pretrained weights (its text is built by training.js: Alpine's CSP
+    # build has no template strings)
+    assert 'data-testid="pretrained-note"' in html and 'x-text="pretrainedNote()"' in html
 
 
 def test_run_panel_shows_an_experiment(client: Client, digits: tuple[str, str]) -> None:
@@ -103,3 +105,25 @@ def test_classification_form_has_no_loss(client: Client, digits: tuple[str, str]
     data = json_script(page(client, pid), "training-form-data")
     assert "loss" not in data["main"]
     assert "loss" not in {f["name"] for f in data["describe"]["hyperparameters"]}
+
+
+def test_form_suggests_the_image_size_from_the_images(
+    client: Client, digits: tuple[str, str]
+) -> None:
+    pid, _ = digits
+    html = page(client, pid)
+    data = json_script(html, "training-form-data")
+    hint = data["image_size_hint"]
+    # digits are 32 px: not the 224 px default; EfficientNet-B3 would cap at 300, not here
+    assert (hint["median_width"], hint["median_height"]) == (32, 32)
+    assert hint["per_model"]["resnet18"] == 32 and hint["per_model"]["efficientnet_b3"] == 32
+    assert data["estimate_url"] == f"/api/experiments/{pid}/estimate"
+    assert 'data-testid="image-size-note"' in html and 'data-testid="epoch-estimate"' in html
+
+
+def test_run_panel_links_to_the_evaluation_page(client: Client, digits: tuple[str, str]) -> None:
+    pid, sid = digits
+    services.experiment_create(pid, sid, FAST_CONFIG, "Panel")
+    html = page(client, pid)
+    assert f'data-evaluation-url="/projects/{pid}/evaluation/"' in html
+    assert 'data-testid="btn-evaluate"' in html and 'data-testid="run-warning"' in html

@@ -18,6 +18,7 @@ from studio.ml.data import Sample
 from studio.storage.dataset_schemas import DatasetFile
 from studio.storage.paths import Workspace
 from tests.exports.helpers import add_experiment, install_dataset, write_checkpoint
+from tests.members import alice_owns
 from tests.ml.digits import make_digits
 
 Digits = tuple[list[Sample], DatasetFile]
@@ -74,7 +75,7 @@ def project_id(workspace: Workspace, digits_files: Digits) -> str:
     """A classification project holding the digits and split ``split1`` (no database)."""
     from studio.storage import project_store
 
-    pid = project_store.create(workspace, "Digits", "classification").id
+    pid = project_store.create(workspace, "Digits", "classification", members=alice_owns()).id
     install_dataset(workspace, pid, *digits_files)
     return pid
 

@@ -157,10 +157,12 @@ def test_predict_rejects_bad_uploads(api: Any, db_trained: tuple[str, str]) -> N
     corrupt.name = "broken.png"
     response = api.post(url, {"image": corrupt}, format="multipart")
     assert_error(response, 400, "bad_image")
-    assert "not an image Studio can read" in response.json()["error"]["message"]
+    assert response.json()["error"]["message"] == "Not an image (JPEG, PNG, …): broken.png"
     text = io.BytesIO(b"hello, not an image")
     text.name = "notes.txt"
-    assert_error(api.post(url, {"image": text}, format="multipart"), 400, "bad_image")
+    response = api.post(url, {"image": text}, format="multipart")
+    assert_error(response, 400, "bad_image")
+    assert response.json()["error"]["message"] == "Not an image (JPEG, PNG, …): notes.txt"
     assert_error(api.post(url, {}, format="multipart"), 400, "bad_image")
     assert_error(
         api.post(url, {"image": io.BytesIO(png()), "source": "tflite"}, format="multipart"),

@@ -26,6 +26,7 @@ from studio.storage.dataset_schemas import Annotations, ClassInfo, DatasetFile
 from studio.storage.paths import Workspace
 from tests.exports.helpers import add_experiment, install_dataset
 from tests.exports.test_api import start
+from tests.members import alice_owns
 from tests.ml.digits import make_digits
 from tests.projects.test_api import assert_error
 
@@ -96,7 +97,7 @@ def _experiment(ws: Workspace, run: TaskRun) -> tuple[str, str]:
     from apps.projects.selectors import project_get
     from studio.storage import project_store
 
-    pid = project_store.create(ws, "Digits", run.task).id
+    pid = project_store.create(ws, "Digits", run.task, members=alice_owns()).id
     install_dataset(ws, pid, run.samples, run.dataset)
     add_experiment(ws, pid, "exp1", checkpoints={"best.ckpt": run.checkpoint},
                    model="resnet18", task=run.task)  # fmt: skip

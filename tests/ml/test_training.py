@@ -136,7 +136,12 @@ def test_checkpoints_load_weights_only_and_for_inference(
         assert meta["class_names"] == [str(d) for d in range(10)]
         assert meta["image_size"] == 32 and meta["normalization"]["mean"]
         assert json.loads(json.dumps(meta)) == meta  # plain JSON values only
-        assert "optimizer_states" in raw and "lr_schedulers" in raw
+        # last.ckpt has what a resume needs; nothing resumes from best.ckpt (a third the size)
+        resumable = name == "last.ckpt"
+        assert ("optimizer_states" in raw and "lr_schedulers" in raw) is resumable
+        assert ("callbacks" in raw) is resumable
+    best, last = (run_dir / "checkpoints" / n for n in ("best.ckpt", "last.ckpt"))
+    assert best.stat().st_size < last.stat().st_size / 2
 
     model, meta = load_for_inference(run_dir / "checkpoints" / "best.ckpt")
     assert not model.training
@@ -198,6 +203,23 @@ def test_resume_drops_rows_of_redone_epochs(tmp_path: Path, digits_tiny: Digits)
     assert result.epochs_done == 2
 
 
+def test_resuming_a_finished_run_restores_rows_the_checkpoint_holds(
+    tmp_path: Path, digits_tiny: Digits
+) -> None:
+    """A worker killed after last.ckpt but before metrics.json (both on the background
+    writer): the resume trains nothing, yet the metrics file gets the checkpoint's rows."""
+    run_dir = tmp_path / "run"
+    cache = tmp_path / "cache"
+    done, _ = train(run_dir, digits_tiny, cache)
+    rows = json.loads((run_dir / "metrics.json").read_text())
+    (run_dir / "metrics.json").write_text(json.dumps(rows[:-1]))  # the last write never ran
+    again, log = train(run_dir, digits_tiny, cache, resume=True)
+    assert again.status == "completed" and "batch" not in log.types()
+    final = json.loads((run_dir / "metrics.json").read_text())
+    assert [r["epoch"] for r in final] == [r["epoch"] for r in rows] == [1, 2]
+    assert again.final_metrics == done.final_metrics
+
+
 def test_early_stopping_ends_a_run_that_stops_improving(
     tmp_path: Path, digits_tiny: Digits
 ) -> None:
@@ -241,6 +263,44 @@ def test_failure_is_readable_and_keeps_last_good_checkpoint(
     rows = next(v["rows"] for k, v in ckpt["callbacks"].items() if "EventsCallback" in k)
     assert [r["epoch"] for r in rows] == [1, 2]
     assert not list((run_dir / "checkpoints").glob(".*"))
+
+
+def test_failed_checkpoint_write_fails_training_and_announces_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, digits_tiny: Digits
+) -> None:
+    """Checkpoints are written on a background thread: its failure still ends the run."""
+    from studio.ml import trainer as trainer_mod
+
+    def full_disk(checkpoint: dict[str, Any], path: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(trainer_mod, "write_checkpoint_file", full_disk)
+    log = EventLog()
+    with pytest.raises(StudioError) as err:
+        train(tmp_path / "run", digits_tiny, tmp_path / "cache", config=small_config(epochs=3),
+              on_event=log)  # fmt: skip
+    assert err.value.code == "training_failed" and "No space left" in err.value.message
+    # the epoch was never announced: no checkpoint_saved, no epoch_end
+    assert "started" in log.types() and "epoch_end" not in log.types()
+    assert "checkpoint_saved" not in log.types()
+
+
+def test_events_after_a_failed_write_are_dropped(tmp_path: Path, digits_tiny: Digits) -> None:
+    from studio.ml.trainer import BackgroundWriter
+
+    writer = BackgroundWriter()
+    ran: list[str] = []
+
+    def fail() -> None:
+        raise OSError("disk gone")
+
+    writer.submit(lambda: ran.append("first"))
+    writer.submit(fail)
+    writer.submit(lambda: ran.append("after"))  # e.g. checkpoint_saved of the failed file
+    with pytest.raises(OSError, match="disk gone"):
+        writer.flush()
+    writer.close()  # raised once, not again
+    assert ran == ["first"]
 
 
 def test_out_of_memory_becomes_a_hint(tmp_path: Path, digits_tiny: Digits) -> None:

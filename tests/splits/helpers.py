@@ -17,6 +17,7 @@ from studio.storage.dataset_schemas import (
 )
 from studio.storage.jsonio import write_json_atomic
 from studio.storage.paths import Workspace
+from tests.members import alice_owns
 
 
 def image_id(n: int, salt: str = "") -> str:
@@ -55,7 +56,7 @@ def targets(values: Sequence[float | None], salt: str = "") -> list[ImageRecord]
 
 
 def make_project(ws: Workspace, task: str = "classification", name: str = "Digits") -> str:
-    return project_store.create(ws, name, task).id
+    return project_store.create(ws, name, task, members=alice_owns()).id
 
 
 def write_dataset(

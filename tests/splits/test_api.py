@@ -333,3 +333,40 @@ def test_damaged_split_file(api: Any, workspace: Workspace, project: str) -> Non
     )
     assert api.delete(f"/api/splits/{project}/{split['id']}").status_code == 204
     assert api.get(f"/api/splits/{project}/").json() == []
+
+
+@pytest.mark.parametrize(
+    ("ratios", "expected"),
+    [
+        ({"train": 1.0, "val": 0.0, "test": 0.0}, {("empty_subset", "val"), ("empty_subset", "test")}),
+        ({"train": 0.01, "val": 0.0, "test": 0.99}, {("subset_too_small", "train"), ("empty_subset", "val")}),
+        ({"train": 0.97, "val": 0.02, "test": 0.01}, {("subset_too_small", "val"), ("subset_too_small", "test")}),
+    ],
+)  # fmt: skip
+def test_preview_warns_about_empty_and_too_small_subsets(
+    api: Any, project: str, ratios: dict[str, float], expected: set[tuple[str, str]]
+) -> None:
+    """The split is still allowed (200 / 201) but the preview and the saved split say why
+    it is a poor one: an empty subset, or fewer images in a subset than there are classes."""
+    body = api.post(f"/api/splits/{project}/preview", {"ratios": ratios}, format="json").json()
+    subset_codes = {"empty_subset", "subset_too_small"}
+    found = {(w["code"], w["group"]) for w in body["warnings"] if w["code"] in subset_codes}
+    assert found == expected
+    messages = " ".join(w["message"] for w in body["warnings"])
+    if ("empty_subset", "val") in expected:
+        assert "Validation is empty" in messages
+    if ("subset_too_small", "train") in expected:
+        assert "Train has 1 image for 3 classes" in messages
+    saved = create(api, project, ratios=ratios)
+    assert {(w["code"], w["group"]) for w in saved["warnings"] if w["code"] in subset_codes} == (
+        expected
+    )
+
+
+def test_regression_bins_are_not_classes_for_the_size_warning(
+    api: Any, workspace: Workspace
+) -> None:
+    pid = make_project(workspace, task="regression", name="Ages")
+    write_dataset(workspace, pid, targets([float(i) for i in range(60)]), target_names=("age",))
+    body = api.post(f"/api/splits/{pid}/preview", {"seed": 0}, format="json").json()
+    assert [w for w in body["warnings"] if w["code"] == "subset_too_small"] == []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 
@@ -13,3 +16,14 @@ def warm_server(live_server_url: str) -> str:
 
     urllib.request.urlopen(f"{live_server_url}/login/", timeout=180).read()
     return live_server_url
+
+
+@pytest.fixture(autouse=True)
+def server_folder_imports(request: Any, settings: Any, tmp_path: Path) -> None:
+    """The flows import generated folders from ``tmp_path`` as the (non-staff) test user:
+    make it an import root and grant that user the permission to import server folders."""
+    settings.STUDIO_IMPORT_ROOTS = [str(tmp_path)]
+    if "user" in request.fixturenames:
+        from tests.datasets.conftest import grant_server_folders
+
+        grant_server_folders(request.getfixturevalue("user"))

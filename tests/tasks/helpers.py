@@ -163,4 +163,4 @@ def show_all_images(page: Any) -> None:
     page.evaluate(
         "document.querySelectorAll('img[loading=lazy]').forEach(i => { i.loading = 'eager'; })"
     )
-    page.wait_for_function("[...document.images].every(i => i.complete)")
+    page.wait_for_function("() => [...document.images].every(i => i.complete)")

@@ -119,11 +119,11 @@ def test_anomaly_detection_from_folders_to_curves(
     page.goto(f"{page.base_url}/projects/{pid}/training/?exp={exp['id']}", timeout=180_000)
     chart = page.get_by_test_id("metric-chart")
     page.wait_for_function(
-        "document.querySelector('[data-testid=metric-chart]').dataset.points > 0"
+        "() => document.querySelector('[data-testid=metric-chart]').dataset.points > 0"
     )
     series = (chart.get_attribute("data-series") or "").split(",")
     assert series[0] == "val_auroc" and set(series) == METRICS, series  # all on the 0..1 scale
     assert "higher is better" in page.get_by_test_id("stat-best-label").inner_text()
-    assert "highest val_auroc" in page.get_by_test_id("metric-note").inner_text()
+    assert "highest validation AUROC" in page.get_by_test_id("metric-note").inner_text()
     screenshot(page, "anomaly-training-run")
     assert not errors, errors

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from studio.storage.paths import Workspace
 from tests.conftest import screenshot
@@ -19,25 +20,27 @@ def test_create_modal_offers_anomaly_detection_and_regression(logged_in_page: An
     page.get_by_test_id("new-project").click()
     dialog = page.get_by_role("dialog")
     for task in ("classification", "anomaly_detection", "regression"):
-        assert dialog.locator(f"input[name=task][value={task}]").is_enabled(), task
-    assert dialog.locator("input[name=task][value=object_detection]").is_disabled()
+        expect(dialog.locator(f"input[name=task][value={task}]")).to_be_enabled()
+    expect(dialog.locator("input[name=task][value=object_detection]")).to_be_disabled()
     dialog.locator("input[name=name]").fill("Scratches")
     dialog.locator("input[name=task][value=anomaly_detection]").check()
     screenshot(page, "tasks-create-modal")
     dialog.get_by_role("button", name="Create").click()
-    page.get_by_test_id("project-card").first.wait_for()
+    page.wait_for_url("**/dataset/")  # a new project opens on its Dataset page
 
+    page.goto(f"{page.base_url}/")
     page.get_by_test_id("new-project").click()
-    dialog.locator("input[name=name]").fill("Ages")
+    dialog.locator("input[name=name]").fill("Heights")
     dialog.locator("input[name=task][value=regression]").check()
     dialog.get_by_role("button", name="Create").click()
-    page.get_by_text("Ages").wait_for()
+    page.wait_for_url("**/dataset/")
+    page.goto(f"{page.base_url}/")
     cards = page.get_by_test_id("project-card")
-    assert "Anomaly detection" in cards.filter(has_text="Scratches").inner_text()
-    assert "Regression" in cards.filter(has_text="Ages").inner_text()
+    expect(cards.filter(has_text="Scratches")).to_contain_text("Anomaly detection")
+    expect(cards.filter(has_text="Heights")).to_contain_text("Regression")
 
     # Each project's empty Dataset page explains its task's formats and preselects the usual one.
-    expected = {"Scratches": ("good/", "class_folders"), "Ages": ("numeric column", "csv")}
+    expected = {"Scratches": ("good/", "class_folders"), "Heights": ("numeric column", "csv")}
     for name, (hint, fmt) in expected.items():
         page.goto(f"{page.base_url}/")
         page.get_by_test_id("project-card").filter(has_text=name).get_by_test_id(
@@ -95,7 +98,7 @@ def test_training_form_shows_the_settings_of_the_task(
     page.get_by_test_id("toggle-advanced").click()
     page.get_by_test_id("toggle-augment").click()
     for name in shown:
-        assert page.get_by_test_id(f"field-{name}").is_visible(), name
+        expect(page.get_by_test_id(f"field-{name}")).to_be_visible()
     for name in hidden:
         assert page.get_by_test_id(f"field-{name}").count() == 0, name
     assert page.get_by_test_id("aug-hflip").is_checked() is hflip

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from apps.experiments import store as experiment_store
 from studio.storage.paths import Workspace
@@ -77,10 +78,10 @@ def test_regression_from_csv_to_curves(
     used = {int(p.stem) for p in (root / "images").glob("*.png")}
     bad = import_folder(api, pid, csv_with_bad_rows(tmp_path / "more", used), "csv")
     assert bad["added"] == 1 and bad["skipped"] == 2, bad
-    reasons = sorted(i["reason"] for i in bad["issues"])
-    assert reasons == [
-        "more.csv line 3: not a number in brightness ('bright')",
-        "more.csv line 4: missing value in brightness",
+    reasons = sorted(f"{i['file']}: {i['reason']}" for i in bad["issues"])
+    assert reasons == [  # file and line, never the cell's content
+        "more.csv:3: not a number in brightness",
+        "more.csv:4: missing value in brightness",
     ]
 
     summary = api.get(f"/api/datasets/{pid}/").json()
@@ -122,7 +123,7 @@ def test_regression_from_csv_to_curves(
     head = page.get_by_test_id("dataset-counts").inner_text()
     assert "target: brightness" in head and "class" not in head and "label" not in head, head
     assert page.get_by_test_id("class-select").count() == 0
-    assert page.get_by_test_id("target-stats").is_visible()
+    expect(page.get_by_test_id("target-stats")).to_be_visible()
     assert page.get_by_test_id("target-chart").count() == 1
     lowest = page.get_by_test_id("thumb-target").first.inner_text()
     assert float(lowest) == pytest.approx(min(got), abs=0.05)
@@ -135,7 +136,7 @@ def test_regression_from_csv_to_curves(
     page.get_by_test_id("thumb").first.click()
     page.get_by_test_id("viewer-targets").wait_for()
     assert page.get_by_test_id("viewer-targets").inner_text().startswith("brightness = ")
-    assert page.get_by_test_id("viewer-target").is_visible()
+    expect(page.get_by_test_id("viewer-target")).to_be_visible()
     screenshot(page, "regression-viewer")
     page.keyboard.press("Escape")
 
@@ -146,13 +147,13 @@ def test_regression_from_csv_to_curves(
     # the server's first Training page imports torch (the task's describe()): be patient
     page.goto(f"{page.base_url}/projects/{pid}/training/?exp={exp['id']}", timeout=180_000)
     page.wait_for_function(
-        "document.querySelector('[data-testid=metric-chart]').dataset.points > 0"
+        "() => document.querySelector('[data-testid=metric-chart]').dataset.points > 0"
     )
     series = (page.get_by_test_id("metric-chart").get_attribute("data-series") or "").split(",")
     # the monitored MAE first and drawn; metrics on other scales start hidden
     assert series[0] == "val_mae" and {s.split(" ")[0] for s in series} == METRICS, series
     assert all(s.endswith("(hidden)") for s in series[1:]), series
     assert "lower is better" in page.get_by_test_id("stat-best-label").inner_text()
-    assert "lowest val_mae" in page.get_by_test_id("metric-note").inner_text()
+    assert "lowest validation MAE" in page.get_by_test_id("metric-note").inner_text()
     screenshot(page, "regression-training-run")
     assert not errors, errors

@@ -18,6 +18,13 @@ Contract of ``parse(root: Path, options: ImportOptions) -> ParsedImport``:
   meaningless (unparseable annotation file, no annotation file) raises a
   :class:`studio.errors.ValidationFailed`, which fails the import with the
   dataset unchanged. Importers never open images: the pipeline does.
+- Files that are not images are not listed one by one: :meth:`ParsedImport.skip_file`
+  counts them by extension and the pipeline reports one summary line.
+- Issues and errors never quote the content of an annotation file (a CSV cell, a
+  JSON value): the file given for imports is not necessarily a dataset, and the report
+  is shown to the user. A row is named by file and line (``labels.csv:4``), an entry by
+  its index (``instances.json image #3``); names of image files found in the folder,
+  and a CSV's column names once the CSV has an importable row, may be shown.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +74,33 @@ class ParsedImport:
     target_names: list[str] = field(default_factory=list)
     items: list[ImportItem] = field(default_factory=list)
     issues: list[ImportIssue] = field(default_factory=list)
+    skipped_types: Counter[str] = field(default_factory=Counter)  # extension -> files not read
+
+    def skip_file(self, name: str) -> None:
+        """Count a file that is not an image (summarised by extension, not listed)."""
+        self.skipped_types[file_type(name)] += 1
+
+
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+
+def file_type(name: str) -> str:
+    """``.txt``, ``no extension``, or ``other`` for an extension too odd to show."""
+    suffix = Path(name).suffix.lower()
+    if not suffix:
+        return "no extension"
+    return suffix if len(suffix) <= 12 and re.fullmatch(r"\.[a-z0-9_+-]+", suffix) else "other"
+
+
+def skipped_summary(types: Counter[str], shown: int = 8) -> str:
+    """``312 files skipped (not images): .conf x120, .txt x80, no extension x112`` (with
+    the multiplication sign), the most frequent kinds first."""
+    total = sum(types.values())
+    kinds = types.most_common()
+    text = ", ".join(f"{kind} {TIMES}{count}" for kind, count in kinds[:shown])
+    if len(kinds) > shown:
+        text += f", {len(kinds) - shown} more kinds"
+    return f"{total} file{'s' if total != 1 else ''} skipped (not images): {text}"
 
 
 Importer = Callable[[Path, ImportOptions], ParsedImport]
@@ -165,9 +200,10 @@ def find_annotation_file(root: Path, options: ImportOptions, suffix: str, what: 
                                    code="annotations_missing")  # fmt: skip
         return options.annotations
     for folder in (root, root / "annotations"):
-        found = sorted(
-            p for p in folder.glob(f"*{suffix}") if p.is_file() and not p.name.startswith(".")
-        )
+        # a linked file is taken only when it resolves inside the import folder
+        candidates = sorted(p for p in folder.glob(f"*{suffix}") if not p.name.startswith("."))
+        resolved = [inside(root, p.relative_to(root).as_posix()) for p in candidates]
+        found = [p for p in resolved if p is not None and p.is_file()]
         if len(found) == 1:
             return found[0]
         if len(found) > 1:

@@ -3,8 +3,10 @@
 Leading split folders are ignored, so ``root/train/cat/x.jpg`` and
 ``root/val/cat/y.jpg`` are both class ``cat`` (a split folder is only skipped
 when a class folder follows it). Files deeper down belong to their top class
-folder (``root/cat/indoor/z.jpg`` is ``cat``). Files directly in ``root`` and
-files that are not images are reported.
+folder (``root/cat/indoor/z.jpg`` is ``cat``). Images directly in ``root`` are
+reported one by one; files that are not images are counted by extension (one
+summary line). A linked file that resolves outside the import folder is reported
+and never read; linked folders are not entered.
 """
 
 from __future__ import annotations
@@ -41,9 +43,7 @@ def parse(root: Path, options: ImportOptions) -> ParsedImport:
     found: list[tuple[str, Path, str]] = []
     for name, path in walk_files(root):
         if not is_image_name(name):
-            result.issues.append(
-                issue(name, f"unsupported file type ({Path(name).suffix or 'no extension'})")
-            )
+            result.skip_file(name)
             continue
         label = class_of(name)
         if label is None:

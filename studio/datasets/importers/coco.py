@@ -12,6 +12,9 @@
   a label and reported as warnings.
 - A file that is not JSON or lacks the ``images``/``categories`` lists fails the
   import (the dataset stays as it was); a bad image or annotation entry is a report line.
+- Report lines never quote the JSON's values: a bad image entry is named by its index
+  (``instances.json image #3``), an annotation by its integer id or index; only names of
+  image files found in the folder and category names of imported images are shown.
 """
 
 from __future__ import annotations
@@ -44,9 +47,13 @@ def _load(path: Path) -> dict[str, Any]:
         raise ValidationFailed(f"{path.name} is larger than 1 GiB", code="bad_annotations")
     try:
         data = json.loads(path.read_bytes())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except json.JSONDecodeError as exc:  # msg is the parser's complaint, never the text
         raise ValidationFailed(
-            f"{path.name} is not valid JSON: {exc}", code="bad_annotations"
+            f"{path.name}:{exc.lineno} is not valid JSON ({exc.msg})", code="bad_annotations"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed(
+            f"{path.name} is not UTF-8 text (byte {exc.start})", code="bad_annotations"
         ) from None
     if not isinstance(data, dict):
         raise ValidationFailed(f"{path.name} is not a COCO file: the top level must be an object",
@@ -127,14 +134,19 @@ def _segmentation(
             text = counts
             try:
                 mask_utils.area({"size": [h, w], "counts": text.encode("ascii")})
-            except Exception as exc:
-                raise ValueError(f"compressed RLE counts cannot be decoded: {exc}") from None
+            except Exception:
+                raise ValueError("compressed RLE counts cannot be decoded") from None
         else:
             raise ValueError("an RLE needs 'counts' (a list of ints or a compressed string)")
         if height and width and (h, w) != (height, width):
             raise ValueError(f"RLE size {h}x{w} differs from the image size {height}x{width}")
         return [], Rle(size=(h, w), counts=text)
     raise ValueError("segmentation must be a list of polygons or an RLE object")
+
+
+def _integer(value: Any) -> bool:
+    """Integers are shown in the report; other JSON values (strings…) never are."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _resolve(root: Path, bases: list[str], file_name: str) -> tuple[Path | None, str]:
@@ -146,7 +158,7 @@ def _resolve(root: Path, bases: list[str], file_name: str) -> tuple[Path | None,
         candidate = inside(root, f"{base}/{name}" if base else name)
         if candidate is not None and candidate.is_file():
             return candidate, ""
-    return None, "file not found"
+    return None, "file_name does not exist in the folder"
 
 
 def parse(root: Path, options: ImportOptions) -> ParsedImport:
@@ -179,16 +191,16 @@ def parse(root: Path, options: ImportOptions) -> ParsedImport:
             continue
         name = entry["file_name"]
         if not isinstance(entry.get("id"), int | str) or entry["id"] in images:
-            result.issues.append(issue(name, f"{label}: missing or repeated image 'id'"))
+            result.issues.append(issue(label, "missing or repeated image 'id'"))
             continue
         if not is_image_name(name):
             result.issues.append(
-                issue(name, f"unsupported file type ({Path(name).suffix or 'no extension'})")
+                issue(label, "file_name does not name an image file (.jpg, .png…)")
             )
             continue
         source, reason = _resolve(root, bases, name)
         if source is None:
-            result.issues.append(issue(name, reason))
+            result.issues.append(issue(label, reason))
             continue
         if source in seen_files:
             result.issues.append(issue(name, f"{label}: the same file is listed twice"))
@@ -203,17 +215,17 @@ def parse(root: Path, options: ImportOptions) -> ParsedImport:
 
     used: dict[Any, set[int]] = defaultdict(set)
     for n, ann in enumerate(data.get("annotations", [])):
-        ann_label = (
-            f"annotation {ann.get('id', f'#{n}')}" if isinstance(ann, dict) else f"annotation #{n}"
-        )
+        ann_id = ann.get("id") if isinstance(ann, dict) else None
+        ann_label = f"annotation {ann_id}" if _integer(ann_id) else f"annotation #{n}"
         image_id = ann.get("image_id") if isinstance(ann, dict) else None
         if not isinstance(image_id, int | str) or image_id not in images:
             if isinstance(image_id, int | str) and image_id in listed_ids:
                 continue  # its image was skipped, and that is already reported
+            shown = f" (image_id {image_id})" if _integer(image_id) else ""
             result.issues.append(
                 issue(
                     where,
-                    f"{ann_label} skipped: it refers to no imported image (image_id {image_id!r})",
+                    f"{ann_label} skipped: it refers to no imported image{shown}",
                     "warning",
                 )
             )
@@ -221,8 +233,9 @@ def parse(root: Path, options: ImportOptions) -> ParsedImport:
         item, h, w = images[image_id]
         cat = ann.get("category_id")
         if not isinstance(cat, int) or cat not in cat_index:
+            shown = f" {cat}" if _integer(cat) else ""
             result.issues.append(
-                issue(item.name, f"{ann_label} skipped: unknown category {cat!r}", "warning")
+                issue(item.name, f"{ann_label} skipped: unknown category{shown}", "warning")
             )
             continue
         cls = cat_index[cat]

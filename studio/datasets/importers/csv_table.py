@@ -17,9 +17,12 @@
   (then ``path,target``); more columns are ``path,target_1,target_2…``.
 - Delimiter: comma, semicolon or tab (sniffed). Encoding: UTF-8 (a BOM is fine).
 
-Every bad row is a report line naming the CSV line: wrong column count, empty path, a
-target that is missing (empty cell) or not a number (``abc``, ``nan``, ``inf``), a path
-outside the folder, a missing file, a file listed twice.
+Every bad row is a report line naming the CSV file and line (``labels.csv:4``) and what is
+wrong: wrong column count, empty path, a path that is not an image name, leaves the folder or
+does not exist, a file listed twice, an empty label, a target that is missing (empty cell) or
+not a number (``abc``, ``nan``, ``inf``). Cell contents are never quoted (the CSV may not be a
+dataset at all: the report must not become a way to read a file); column names are shown only
+when the CSV has at least one importable row, else columns are numbered.
 """
 
 from __future__ import annotations
@@ -57,19 +60,15 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _value_problems(
-    columns: list[int], values: list[float | None], cells: list[str], header: list[str] | None
-) -> str:
-    """Why a row's target values cannot be used ("" when they all can)."""
-    missing, bad = [], []
-    for i, value in zip(columns, values, strict=True):
-        if value is not None:
-            continue
-        column = header[i] if header else f"column {i + 1}"
-        if cells[i]:
-            bad.append(f"{column} ({cells[i][:40]!r})")
-        else:
-            missing.append(column)
+def _value_problems(problems: list[tuple[int, bool]], names: list[str] | None) -> str:
+    """Why a row's targets cannot be used: ``(column, is_empty)`` pairs, columns named by
+    ``names`` (the header of an imported CSV) or numbered."""
+
+    def column(i: int) -> str:
+        return names[i] if names and i < len(names) and names[i] else f"column {i + 1}"
+
+    bad = [column(i) for i, empty in problems if not empty]
+    missing = [column(i) for i, empty in problems if empty]
     parts = []
     if bad:
         parts.append(f"not a number in {', '.join(bad)}")
@@ -85,9 +84,9 @@ def _read_rows(csv_path: Path) -> list[list[str]]:
         )
     try:
         text = csv_path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
+    except UnicodeDecodeError as exc:  # its message quotes the byte: give the offset only
         raise ValidationFailed(
-            f"{csv_path.name} is not UTF-8 text: {exc}", code="bad_csv"
+            f"{csv_path.name} is not UTF-8 text (byte {exc.start})", code="bad_csv"
         ) from None
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
@@ -95,34 +94,35 @@ def _read_rows(csv_path: Path) -> list[list[str]]:
         )
     except csv.Error:
         dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
     try:
-        return list(csv.reader(io.StringIO(text), dialect))
-    except csv.Error as exc:
+        return list(reader)
+    except csv.Error:
         raise ValidationFailed(
-            f"{csv_path.name} cannot be read as CSV: {exc}", code="bad_csv"
+            f"{csv_path.name}:{reader.line_num + 1} cannot be read as CSV", code="bad_csv"
         ) from None
 
 
 def parse(root: Path, options: ImportOptions) -> ParsedImport:
     csv_path = find_annotation_file(root, options, ".csv", "CSV")
+    where = csv_path.name
     rows = _read_rows(csv_path)
     numbered = [
         (n, row) for n, row in enumerate(rows, start=1) if any(cell.strip() for cell in row)
     ]
     if not numbered:
-        raise ValidationFailed(f"{csv_path.name} has no rows", code="bad_csv")
+        raise ValidationFailed(f"{where} has no rows", code="bad_csv")
     result = ParsedImport()
     first = [c.strip() for c in numbered[0][1]]
     has_header = not is_image_name(first[0])
     width = len(first)
     if width < 2:
         raise ValidationFailed(
-            f"{csv_path.name} needs at least two columns: a path and a label or a number",
-            code="bad_csv",
+            f"{where} needs at least two columns: a path and a label or a number", code="bad_csv"
         )
     numeric = options.rules.numeric_targets
+    lowered = [c.lower() for c in first]
     if has_header:
-        lowered = [c.lower() for c in first]
         path_col = next((i for i, c in enumerate(lowered) if c in PATH_COLUMNS), 0)
         others = [i for i in range(width) if i != path_col]
         label_col = None
@@ -130,72 +130,77 @@ def parse(root: Path, options: ImportOptions) -> ParsedImport:
             named = [i for i in others if lowered[i] in LABEL_COLUMNS]
             label_col = named[0] if named else (others[0] if len(others) == 1 else None)
         target_cols = [] if label_col is not None else others
-        result.target_names = [first[i] or f"target_{k + 1}" for k, i in enumerate(target_cols)]
         body = numbered[1:]
     else:
         path_col = 0
         label_col = 1 if width == 2 and not numeric else None
         target_cols = [] if label_col is not None else list(range(1, width))
-        if len(target_cols) == 1:
-            result.target_names = ["target"]
-        else:
-            result.target_names = [f"target_{k}" for k in range(1, len(target_cols) + 1)]
         body = numbered
     labelled: list[tuple[ImportItem, str]] = []
     seen: dict[str, int] = {}
-    where = csv_path.name
+    # (row, reason) or (row, target problems): target problems name columns only once we
+    # know the CSV is imported (at least one good row), so they are worded at the end
+    problems: list[tuple[str, str | list[tuple[int, bool]]]] = []
     for line, row in body:
+        at = f"{where}:{line}"
         cells = [c.strip() for c in row]
         if len(cells) != width:
-            result.issues.append(
-                issue(f"{where} line {line}", f"expected {width} columns, found {len(cells)}")
-            )
+            problems.append((at, f"expected {width} columns, found {len(cells)}"))
             continue
         name = cells[path_col].replace("\\", "/")
         if not name:
-            result.issues.append(issue(f"{where} line {line}", "the path is empty"))
+            problems.append((at, "the image path is empty"))
+            continue
+        if not is_image_name(name):
+            problems.append((at, "the image path does not name an image file (.jpg, .png…)"))
+            continue
+        source = inside(root, name)
+        if source is None:
+            problems.append((at, "the image path points outside the import folder"))
+            continue
+        if not source.is_file():
+            problems.append((at, "the image path does not exist in the folder"))
             continue
         annotations = Annotations()
         label = ""
         if label_col is not None:
             if not cells[label_col]:
-                result.issues.append(issue(name, f"{where} line {line}: the label is empty"))
+                problems.append((at, "the label is empty"))
                 continue
             label = cells[label_col]
         else:
             values = [_number(cells[i]) for i in target_cols]
-            problems = _value_problems(target_cols, values, cells, first if has_header else None)
-            if problems:
-                result.issues.append(issue(name, f"{where} line {line}: {problems}"))
+            wrong = [
+                (i, not cells[i]) for i, v in zip(target_cols, values, strict=True) if v is None
+            ]
+            if wrong:
+                problems.append((at, wrong))
                 continue
             annotations.target = [float(v) for v in values if v is not None]
-        if not is_image_name(name):
-            result.issues.append(
-                issue(
-                    name,
-                    f"{where} line {line}: unsupported file type ({Path(name).suffix or 'no extension'})",
-                )
-            )
-            continue
-        source = inside(root, name)
-        if source is None:
-            result.issues.append(
-                issue(name, f"{where} line {line}: the path points outside the import folder")
-            )
-            continue
-        if not source.is_file():
-            result.issues.append(issue(name, f"{where} line {line}: file not found"))
-            continue
         if name in seen:
-            result.issues.append(
-                issue(name, f"{where} line {line}: listed twice (first on line {seen[name]})")
-            )
+            problems.append((at, f"the image is listed twice (first on line {seen[name]})"))
             continue
         seen[name] = line
         item = ImportItem(source=source, name=name, annotations=annotations)
         result.items.append(item)
         if label_col is not None:
             labelled.append((item, label))
+    imported = bool(result.items)
+    names = first if has_header and imported else None
+    if has_header and not imported and not any(c in PATH_COLUMNS for c in lowered):
+        result.issues.append(issue(
+            f"{where}:1", "line 1 is not a header Studio understands: name the image column "
+            "path, file or image (and the label column label or class)", "warning",
+        ))  # fmt: skip
+    for at, reason in problems:
+        text = reason if isinstance(reason, str) else _value_problems(reason, names)
+        result.issues.append(issue(at, text))
+    if names is not None:
+        result.target_names = [names[i] or f"target_{k + 1}" for k, i in enumerate(target_cols)]
+    elif len(target_cols) == 1:
+        result.target_names = ["target"]
+    else:
+        result.target_names = [f"target_{k}" for k in range(1, len(target_cols) + 1)]
     result.class_names = sorted({label for _, label in labelled}, key=natural_key)
     index = {name: i for i, name in enumerate(result.class_names)}
     for item, label in labelled:

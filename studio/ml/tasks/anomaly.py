@@ -136,6 +136,10 @@ class AnomalyDetectionTask(Task):
 
     # --------------------------------------------------------------- metrics
 
+    def chance_level(self, class_counts: Sequence[int]) -> tuple[str, float] | None:
+        """A score that ranks anomalies no better than a coin: AUROC 0.5."""
+        return "auroc", 0.5
+
     def make_metrics(self, num_outputs: int, *, evaluation: bool = False) -> MetricCollection:
         """auroc, f1 (at 0.5), average_precision; anomalous = positive."""
         from torchmetrics import MetricCollection

@@ -176,6 +176,13 @@ class Task(ABC):
         """``(preds, target)`` arguments for ``MetricCollection.update``."""
         return outputs, targets
 
+    def chance_level(self, class_counts: Sequence[int]) -> tuple[str, float] | None:
+        """``(metric, value)``: what a model that learned nothing scores on a validation
+        metric (key without ``val_``, higher is better), given the images per class of the
+        dataset (empty for tasks without classes). None: the task has no such level.
+        """
+        return None
+
     # ----------------------------------------------------------- predictions
 
     @abstractmethod

@@ -118,6 +118,13 @@ class ClassificationTask(Task):
 
     # --------------------------------------------------------------- metrics
 
+    def chance_level(self, class_counts: Sequence[int]) -> tuple[str, float] | None:
+        """Micro accuracy of always answering the most common class: 1/k when balanced."""
+        counts = [c for c in class_counts if c > 0]
+        if len(counts) < 2:
+            return None
+        return "accuracy", max(max(counts) / sum(counts), 1 / len(counts))
+
     def make_metrics(self, num_outputs: int, *, evaluation: bool = False) -> MetricCollection:
         """accuracy (micro), precision/recall/f1 (macro); + confusion_matrix for evaluation."""
         from torchmetrics import MetricCollection

@@ -143,6 +143,10 @@ class RegressionTask(Task):
 
     # --------------------------------------------------------------- metrics
 
+    def chance_level(self, class_counts: Sequence[int]) -> tuple[str, float] | None:
+        """Predicting the mean target scores R² 0 (whatever the monitored error)."""
+        return "r2", 0.0
+
     def make_metrics(self, num_outputs: int, *, evaluation: bool = False) -> MetricCollection:
         """mae, mse, rmse, r2 in original units (averaged uniformly over the targets)."""
         from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, R2Score

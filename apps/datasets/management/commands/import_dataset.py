@@ -1,4 +1,9 @@
-"""``manage.py import_dataset <project_id> <path> --format …``: import a server folder in-process."""
+"""``manage.py import_dataset <project_id> <path> --format …``: import a server folder in-process.
+
+Run by the server's operator, so unlike the GUI/API it is not limited to the import roots:
+any folder this process can read, except Studio's workspace (only its ``import/`` folder),
+the folders that contain the workspace, and ``/proc``, ``/sys``, ``/dev``.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +26,10 @@ class Command(StudioCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("project_id")
-        parser.add_argument("path", help="folder (or the CSV/COCO JSON file) to import")
+        parser.add_argument(
+            "path",
+            help="folder (or the CSV/COCO JSON file) to import: any folder but the workspace",
+        )
         parser.add_argument("--format", required=True, choices=list(FORMATS), dest="fmt")
         parser.add_argument(
             "--annotations", default="", help="CSV or COCO JSON file (default: found in the folder)"
