@@ -111,7 +111,5 @@ def newest_split(project_id: str) -> str | None:
 
 def image_count(project_id: str) -> int:
     from apps.datasets.mirror import dataset_sync
-    from apps.datasets.models import Image
 
-    dataset_sync(project_id)
-    return Image.objects.filter(project_id=project_id).count()
+    return dataset_sync(project_id).image_count

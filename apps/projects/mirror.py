@@ -36,6 +36,7 @@ def mirror_project(found: ProjectOnDisk) -> None:
         )
         return
     p = found.project
+    before = Project.objects.filter(id=p.id).values_list("json_mtime_ns", flat=True).first()
     Project.objects.update_or_create(
         id=p.id,
         defaults={
@@ -49,6 +50,8 @@ def mirror_project(found: ProjectOnDisk) -> None:
             "json_mtime_ns": found.mtime_ns,
         },
     )
+    if before == found.mtime_ns:
+        return  # the same project.json as last time: its member rows are already right
     ProjectMember.objects.filter(project_id=p.id).delete()
     ProjectMember.objects.bulk_create(
         ProjectMember(project_id=p.id, username=m.username, role=m.role.value) for m in p.members

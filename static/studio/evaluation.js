@@ -39,11 +39,6 @@ document.addEventListener("alpine:init", () => {
     return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
   }
 
-  // a value in the targets' units: the vocabulary's "error" kind (3 significant digits)
-  function sig(v) {
-    return F.value("mae", v);
-  }
-
   // ---- per-task behaviour ------------------------------------------------
   // Each task has a file static/studio/evaluation-<task>.js that registers a factory in
   // window.StudioEvaluationTasks: shared helpers in, {spec, data, methods} out. spec.views(agg):
@@ -70,7 +65,7 @@ document.addEventListener("alpine:init", () => {
     }
 
     // each task's spec, data and methods (its template part calls them)
-    const shared = { charts, chartColors, cssVar, sig, EMPTY_FILTERS, F };
+    const shared = { charts, chartColors, cssVar, EMPTY_FILTERS, F };
     const TASKS = {};
     const extras = {};
     for (const [name, factory] of Object.entries(FACTORIES)) {
@@ -160,26 +155,11 @@ document.addEventListener("alpine:init", () => {
         return LABELS[s] || s;
       },
       // ---- metric names and numbers: one vocabulary for every page (static/studio/format.js)
-      metricLabel(name) {
-        return F.label(name);
-      },
-      metricShort(name) {
-        return F.short(name);
-      },
       metricValue(name, v) {
         return F.value(name, v);
       },
-      num(v) {
-        return (100 * v).toFixed(1);
-      },
       pct(v) { // a probability or confidence: a share
         return F.value("probability", v);
-      },
-      fixed(v, digits = 3) {
-        return v === null || v === undefined ? "–" : v.toFixed(digits);
-      },
-      sig(v) {
-        return sig(v);
       },
       headlineText(headline) {
         const [name, value] = headline || ["", null];

@@ -77,7 +77,7 @@ class FolderPolicy:
 
 
 def _within(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
+    return path.is_relative_to(folder)  # both resolved: a lexical check is the real one
 
 
 def _refused(real: Path, typed: str, policy: FolderPolicy) -> ValidationFailed | None:

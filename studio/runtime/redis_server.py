@@ -27,11 +27,13 @@ def redis_binary() -> str:
 
 
 def ping(url: str, timeout: float = 0.5) -> bool:
+    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     try:
-        client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         return bool(client.ping())
     except (redis.RedisError, OSError):
         return False
+    finally:
+        client.close()  # called before every job submit: no pool left to the garbage collector
 
 
 class EmbeddedRedis:
